@@ -28,6 +28,10 @@ class Benchmark:
         maps item id -> raw decoded text. Returns the metrics with the keys and nesting of the fixture's
         `official` block (or `authors` block when scoring == "authors").
     needs_judge: whether part of the metrics comes from an LLM judge.
+    layout: the expected file tree under the data root (shown in errors about missing files).
+    scorings: the `scoring=` values `score` accepts ("official" always; "authors" where implemented).
+    headline: key path of the headline number in the official metrics (e.g. ("circular", "Overall")), shown in
+        the printed table; empty = every top-level number.
     """
 
     name: str
@@ -37,6 +41,9 @@ class Benchmark:
     score: Callable[..., dict[str, Any]]
     needs_judge: bool = False
     aliases: Sequence[str] = field(default_factory=tuple)
+    layout: str = ""
+    scorings: Sequence[str] = ("official",)
+    headline: Sequence[str] = ()
 
 
 BENCHMARKS: dict[str, Benchmark] = {}

@@ -1,0 +1,1 @@
+"""One module per benchmark; each registers a `Benchmark` in `eval.registry` when imported."""
