@@ -13,9 +13,11 @@ from pathlib import Path
 
 def _report(args: argparse.Namespace) -> int:
     from loader.curriculum import report
+    from loader.dataset import default_cache_dir
 
-    log_file = args.log_file or (Path(args.cache_dir or ".") / f"skipped-{args.mixture}.log")
-    Path(log_file).unlink(missing_ok=True)  # the log describes this run only
+    log_file = Path(args.log_file) if args.log_file else (
+        Path(args.cache_dir) if args.cache_dir else default_cache_dir()) / f"skipped-{args.mixture}.log"
+    log_file.unlink(missing_ok=True)  # the log describes this run only
     table = report(args.root, args.mixture, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
                    check_images=args.check_images, max_chars=args.max_chars or None, rebuild=args.rebuild,
                    log_file=log_file)
@@ -28,7 +30,8 @@ def _synthetic(args: argparse.Namespace) -> int:
     from loader.synthetic import generate
 
     task = generate(args.out, seed=args.seed, n_train=args.n_train, n_eval=args.n_eval, image_size=args.image_size,
-                    qa_per_image=args.qa_per_image, multi_turn=not args.single_turn)
+                    qa_per_image=args.qa_per_image, caption_prob=args.caption_prob,
+                    short_answer_prob=args.short_answer_prob, multi_turn=not args.single_turn)
     print(f"training source: {task.train_root} ({task.n_train_records} records; mixture 'synthetic')")
     print(f"evaluation root: {task.eval_root} (POPE {task.n_pope_per_split} per split, MMBench "
           f"{task.n_mmbench_questions} questions / {task.n_mmbench_rows} rows)")
@@ -59,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     syn.add_argument("--n-eval", type=int, default=100)
     syn.add_argument("--image-size", type=int, default=64)
     syn.add_argument("--qa-per-image", type=int, default=6)
+    syn.add_argument("--caption-prob", type=float, default=0.5, help="share of images with a caption turn")
+    syn.add_argument("--short-answer-prob", type=float, default=0.2,
+                     help="share of training questions answered by the attribute word instead of Yes/No or a letter")
     syn.add_argument("--single-turn", action="store_true", help="one record per question instead of per image")
     syn.set_defaults(func=_synthetic)
     args = parser.parse_args(argv)

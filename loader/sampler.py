@@ -39,6 +39,7 @@ class ResumableBatchSampler(Sampler[list[int]]):
         self.epoch = 0
         self.position = 0  # batches of this rank already consumed in `epoch`
         self._yielded = 0
+        self._cache: tuple[int, list[np.ndarray]] | None = None
 
     # --- order ------------------------------------------------------------------------------------------------
     def _grouped(self, idx: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
@@ -54,8 +55,15 @@ class ResumableBatchSampler(Sampler[list[int]]):
         return [idx[s:s + g] for s in range(0, len(idx), g)]
 
     def global_batches(self, epoch: int | None = None) -> list[np.ndarray]:
-        """The epoch's global batches (identical on all ranks)."""
+        """The epoch's global batches (identical on all ranks); the last epoch's order is cached."""
         epoch = self.epoch if epoch is None else epoch
+        if self._cache is not None and self._cache[0] == epoch:
+            return self._cache[1]
+        batches = self._build(epoch)
+        self._cache = (epoch, batches)
+        return batches
+
+    def _build(self, epoch: int) -> list[np.ndarray]:
         rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
         groups = [order] if self.text_only is None else [order[self.text_only[order]],

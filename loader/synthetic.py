@@ -11,7 +11,8 @@ shape, count, position and existence, written to disk in the real layouts.
 
 Each image holds 2-4 large shapes, one per quadrant, each of a different colour and a different shape, so every
 question has one answer. Training turns use the evaluation prompts (the authors' suffixes, eval spec §0.2) and the
-exact short answers ("Yes"/"No", an option letter), plus caption turns. POPE negatives per split: random = a pair whose
+exact short answers ("Yes"/"No", an option letter), plus caption turns and, as an easier auxiliary signal for
+models trained from scratch, the same questions answered by the attribute word itself. POPE negatives per split: random = a pair whose
 colour or shape is absent from the image; popular = an absent colour with a shape that is present; adversarial = a
 present colour with the present shape of another object (the binding case, the hardest, as adversarial POPE is).
 Training questions draw negatives of all three kinds. Labels align position by position across the splits.
@@ -168,12 +169,35 @@ def mc_prompt(question: str, options: list[str]) -> str:
     return question + "\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options)) + MC_SUFFIX
 
 
-def _train_turns(objs: list[Obj], rng: np.random.Generator, n_qa: int, caption_prob: float) -> list[tuple[str, str]]:
+def short_question(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
+    """A question answered by a word or phrase (auxiliary training signal: the attribute itself, no option
+    letter to match); also "What is at the <position>?", conditioned only on a place in the image."""
+    target = objs[int(rng.integers(len(objs)))]
+    kind = int(rng.integers(5))
+    if kind == 0:
+        return f"What colour is the {target.shape}?", target.colour
+    if kind == 1:
+        return f"What shape is the {target.colour} object?", target.shape
+    if kind == 2:
+        return "How many shapes are in the image?", str(len(objs))
+    if kind == 3:
+        return f"Where is the {target.colour} {target.shape}?", target.position
+    where = POSITIONS[int(rng.integers(4))]
+    here = [o for o in objs if o.position == where]
+    return f"What is at the {where}?", f"a {here[0].colour} {here[0].shape}" if here else "nothing"
+
+
+def _train_turns(objs: list[Obj], rng: np.random.Generator, n_qa: int, caption_prob: float,
+                 short_answer_prob: float) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
-    if rng.random() < caption_prob:
-        pairs.append(("Describe the image briefly.", caption(objs)))
+    with_caption = rng.random() < caption_prob
     for _ in range(n_qa):
-        if rng.random() < 0.5:  # existence, balanced yes/no, negatives of all three POPE kinds
+        u = rng.random()
+        if u < short_answer_prob:
+            q, a = short_question(objs, rng)
+            pairs.append((q + POPE_SUFFIX, a))
+        elif u < short_answer_prob + (1 - short_answer_prob) / 2:
+            # existence, balanced yes/no, negatives of all three POPE kinds
             if rng.random() < 0.5:
                 o = objs[int(rng.integers(len(objs)))]
                 pairs.append((existence_question(o.colour, o.shape) + POPE_SUFFIX, "Yes"))
@@ -184,18 +208,21 @@ def _train_turns(objs: list[Obj], rng: np.random.Generator, n_qa: int, caption_p
             qtype = MC_TYPES[int(rng.integers(len(MC_TYPES)))]
             q, options, ans = mc_question(objs, rng, qtype, int(rng.integers(4)))
             pairs.append((mc_prompt(q, options), LETTERS[ans]))
+    if with_caption:
+        # Last, so that no question can be answered by copying from a caption earlier in the conversation.
+        pairs.append(("Describe the image briefly.", caption(objs)))
     return pairs
 
 
 def _write_train(root: Path, rng: np.random.Generator, n_train: int, image_size: int, qa_per_image: int,
-                 caption_prob: float, multi_turn: bool) -> int:
+                 caption_prob: float, short_answer_prob: float, multi_turn: bool) -> int:
     (root / "synthetic" / "train").mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     for i in range(n_train):
         objs = sample_scene(rng)
         rel = f"synthetic/train/{i:06d}.jpg"
         (root / rel).write_bytes(jpeg_bytes(render(objs, rng, image_size)))
-        pairs = _train_turns(objs, rng, qa_per_image, caption_prob)
+        pairs = _train_turns(objs, rng, qa_per_image, caption_prob, short_answer_prob)
         groups = [pairs] if multi_turn else [[p] for p in pairs]
         for g, conv in enumerate(groups):
             turns = []
@@ -254,12 +281,14 @@ def _write_mmbench(root: Path, rng: np.random.Generator, scenes: list[list[Obj]]
 
 
 def generate(root: str | Path, seed: int = 0, n_train: int = 4000, n_eval: int = 100, image_size: int = 64,
-             qa_per_image: int = 6, caption_prob: float = 0.3, multi_turn: bool = True, pope_yes_per_image: int = 2,
-             circular: bool = True) -> SyntheticTask:
+             qa_per_image: int = 6, caption_prob: float = 0.5, short_answer_prob: float = 0.2,
+             multi_turn: bool = True, pope_yes_per_image: int = 2, circular: bool = True) -> SyntheticTask:
     """Write the synthetic task under `root` (see the module docstring); deterministic from `seed`.
 
-    `n_train` training images (each one conversation of `qa_per_image` questions, or one record per question when
-    `multi_turn` is False), `n_eval` evaluation images for POPE and as many MMBench questions (x4 rows when
+    `n_train` training images (each one conversation of `qa_per_image` questions, plus a caption turn with
+    probability `caption_prob`, or one record per question when `multi_turn` is False); a share
+    `short_answer_prob` of the questions is asked for a word/phrase answer instead of Yes/No or a letter;
+    `n_eval` evaluation images for POPE and as many MMBench questions (x4 rows when
     `circular`). Images are `image_size` pixels square.
     """
     root = Path(root)
@@ -267,7 +296,7 @@ def generate(root: str | Path, seed: int = 0, n_train: int = 4000, n_eval: int =
         raise ValueError(f"image_size={image_size} is too small to draw four shapes; use 16 or more")
     train_root, eval_root = root / "train", root / "eval"
     n_records = _write_train(train_root, np.random.default_rng([seed, 0]), n_train, image_size, qa_per_image,
-                             caption_prob, multi_turn)
+                             caption_prob, short_answer_prob, multi_turn)
     rng = np.random.default_rng([seed, 1])
     pope_scenes = [sample_scene(rng) for _ in range(n_eval)]
     (eval_root / "coco2014" / "val2014").mkdir(parents=True, exist_ok=True)
@@ -281,7 +310,8 @@ def generate(root: str | Path, seed: int = 0, n_train: int = 4000, n_eval: int =
     n_q, n_rows = _write_mmbench(eval_root, rng, mm_scenes, mm_images, circular)
     task = SyntheticTask(root, train_root, eval_root, n_records, n_pope, n_q, n_rows)
     manifest = {"seed": seed, "n_train": n_train, "n_eval": n_eval, "image_size": image_size,
-                "qa_per_image": qa_per_image, "caption_prob": caption_prob, "multi_turn": multi_turn,
+                "qa_per_image": qa_per_image, "caption_prob": caption_prob, "short_answer_prob": short_answer_prob,
+                "multi_turn": multi_turn,
                 "pope_yes_per_image": pope_yes_per_image, "circular": circular,
                 **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(task).items() if k != "root"}}
     manifest = {k: (str(Path(v).relative_to(root)) if k.endswith("_root") else v) for k, v in manifest.items()}

@@ -73,7 +73,9 @@ def patched_layer_class(base: type) -> type:
 
         def trol_gate_module(self) -> nn.Module:
             gate = getattr(self, "trol_gate", None)
-            return gate if gate is not None else self.__dict__["_trol_shared_gate"]
+            # The shared gate is looked up on its owner at call time, so a wrapper put in its place (peft's
+            # modules_to_save, DDP, ...) is the one that runs.
+            return gate if gate is not None else self.__dict__["_trol_gate_owner"].trol_gating
 
     Patched.__name__ = Patched.__qualname__ = f"Patched{base.__name__}"
     _PATCHED[base] = Patched
@@ -87,19 +89,21 @@ def patch_layers(language_model: nn.Module) -> None:
             layer.__class__ = patched_layer_class(type(layer))
 
 
-def attach_trol(language_model: nn.Module, gate: str, gate_dim: int) -> nn.Linear | None:
-    """Enable traversal on every layer. Returns the shared gate (to be registered by the caller) or None."""
+def attach_trol(language_model: nn.Module, gate: str, gate_dim: int, owner: nn.Module | None = None) -> None:
+    """Enable traversal on every layer. A shared gate is registered once as `owner.trol_gating` (the released
+    layout: one Linear for all layers); per-layer gates as `layer.trol_gate`."""
     patch_layers(language_model)
     hidden = language_model.config.hidden_size
-    shared = nn.Linear(hidden, gate_dim) if gate == "shared" else None
+    owner = language_model if owner is None else owner
+    if gate == "shared":
+        owner.trol_gating = nn.Linear(hidden, gate_dim)
     for idx, layer in enumerate(language_model.model.layers):
         layer.trol_enabled = True
         layer.trol_layer_idx = idx
-        if shared is not None:
-            layer.__dict__["_trol_shared_gate"] = shared   # a reference, not a submodule: stored once
+        if gate == "shared":
+            layer.__dict__["_trol_gate_owner"] = owner   # a plain reference, not a submodule: stored once
         else:
             layer.trol_gate = nn.Linear(hidden, gate_dim)
-    return shared
 
 
 def set_trol_enabled(model: nn.Module, enabled: bool) -> None:

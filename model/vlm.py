@@ -76,9 +76,7 @@ class TrolPhantomForCausalLM(TrolPhantomPreTrainedModel, GenerationMixin):
             apply_plora(self.language_model, config.plora_rank, config.plora_dropout)
         patch_layers(self.language_model)
         if config.use_trol:
-            shared = attach_trol(self.language_model, config.trol_gate, config.trol_gate_dim)
-            if shared is not None:
-                self.trol_gating = shared
+            attach_trol(self.language_model, config.trol_gate, config.trol_gate_dim, owner=self)
         if config.use_phantom:
             phantom_mod.attach_phantom(self.language_model, config.phantom_eta, config.phantom_repeat_kv_first)
         params = inspect.signature(self.language_model.forward).parameters

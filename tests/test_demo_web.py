@@ -22,6 +22,7 @@ from test_demo_cli import make_engine as make_stand_in
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The flags the project uses for every headless run: no GPU, no network side channels, a fresh profile.
+BOT = "#chat .message.bot"  # one element per assistant message of gradio's Chatbot
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -88,14 +89,24 @@ def test_upload_ask_and_read_the_answer(browser_page: Any, tmp_path: Path) -> No
         page.locator("#image img").first.wait_for(state="visible", timeout=30_000)
         page.locator("#question textarea").fill(question)
         page.locator("#send").click()
-        bot = page.locator("#chat .bot, #chat [data-testid='bot']").last
+        bot = page.locator(BOT).last
         bot.wait_for(state="visible", timeout=120_000)
         page.wait_for_function(
             "([sel, n]) => { const e = document.querySelectorAll(sel); return e.length && "
             "e[e.length - 1].innerText.trim().split(/\\s+/).length >= n; }",
-            arg=["#chat .bot, #chat [data-testid='bot']", len(expected.split())], timeout=120_000)
+            arg=[BOT, len(expected.split())], timeout=120_000)
         page.wait_for_timeout(500)
         shown = bot.inner_text().strip()
+        # a follow-up question keeps the conversation: two answers on the page, the second prompt holds the first
+        page.locator("#question textarea").fill("and what shape?")
+        page.locator("#send").click()
+        page.wait_for_function(
+            "([sel]) => document.querySelectorAll(sel).length >= 2", arg=[BOT], timeout=120_000)
+        page.wait_for_function(
+            "([sel]) => { const e = document.querySelectorAll(sel); return e[e.length - 1].innerText.trim().length; }",
+            arg=[BOT], timeout=120_000)
+        answers = page.locator(BOT).count()
+        page.wait_for_timeout(500)
         page.screenshot(path=str(tmp_path / "demo_web.png"), full_page=True)
         if os.environ.get("DEMO_SCREENSHOT"):
             page.screenshot(path=os.environ["DEMO_SCREENSHOT"], full_page=True)
@@ -104,9 +115,13 @@ def test_upload_ask_and_read_the_answer(browser_page: Any, tmp_path: Path) -> No
 
     assert loaded == ["stand-in-model"], "the page loads the model chosen in the dropdown, once"
     assert shown.split() == expected.split()
-    call = engines[0].model.calls[-1] if not os.environ.get("DEMO_MODEL") else None
-    if call is not None:
-        assert call["pixel_values"] is not None, "the uploaded image must reach the model"
-        prompt = engines[0].processor.tokenizer.decode(call["input_ids"][0])
+    assert answers == 2
+    assert app.server_name == "127.0.0.1", "the page is served on loopback only"
+    if not os.environ.get("DEMO_MODEL"):
+        first, second = engines[0].model.calls[0], engines[0].model.calls[-1]
+        assert first["pixel_values"] is not None, "the uploaded image must reach the model"
+        prompt = engines[0].processor.tokenizer.decode(first["input_ids"][0])
         assert "<IMG_CONTEXT>" in prompt and question in prompt
+        follow_up = engines[0].processor.tokenizer.decode(second["input_ids"][0])
+        assert question in follow_up and expected in follow_up and "and what shape?" in follow_up
     assert (tmp_path / "demo_web.png").stat().st_size > 10_000

@@ -229,3 +229,25 @@ def test_auto_classes_round_trip(tmp_path):
     ids = torch.randint(10, 290, (1, 8))
     with torch.no_grad():
         assert torch.equal(model(input_ids=ids).logits, again(input_ids=ids).logits)
+
+
+def test_shared_gate_is_looked_up_on_its_owner():
+    """Replacing `model.trol_gating` (as peft's modules_to_save does with a wrapper) changes what every layer uses."""
+    model = build_model("tiny-qwen2", use_trol=True, trol_gate="shared").eval()
+    replacement = torch.nn.Linear(64, 1)
+    with torch.no_grad():
+        replacement.weight.zero_()
+        replacement.bias.fill_(-30.0)            # s = 0: traversal output = first pass
+    model.trol_gating = replacement
+    ids = torch.randint(10, 200, (1, 7))
+    with torch.no_grad(), record_gates(model) as gates:
+        model(input_ids=ids)
+    assert all(float(v[0].max()) < 1e-12 for v in gates.values())
+
+
+def test_per_channel_gate_records_b_l_h():
+    model = build_model("tiny-qwen2", use_trol=True, extra={"trol_gate_dim": 64}).eval()
+    ids = torch.randint(10, 200, (2, 5))
+    with torch.no_grad(), record_gates(model) as gates:
+        model(input_ids=ids)
+    assert gates[0][0].shape == (2, 5, 64)

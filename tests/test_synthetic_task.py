@@ -117,17 +117,23 @@ def detect(img) -> dict[tuple[str, str], str]:
     return found
 
 
-def oracle_mc(question: str, options: list[str], objs: dict) -> str:
+def oracle_short(question: str, objs: dict) -> str:
+    """The answer word/phrase the pixels give."""
+    if m := re.fullmatch(r"What is at the (.+)\?", question):
+        here = [f"a {c} {s}" for (c, s), where in objs.items() if where == m[1]]
+        return here[0] if here else "nothing"
     if m := re.fullmatch(r"What colour is the (\w+)\?", question):
-        right = next(c for c, s in objs if s == m[1])
-    elif m := re.fullmatch(r"What shape is the (\w+) object\?", question):
-        right = next(s for c, s in objs if c == m[1])
-    elif question == "How many shapes are in the image?":
-        right = str(len(objs))
-    else:
-        m = re.fullmatch(r"Where is the (\w+) (\w+)\?", question)
-        right = objs[(m[1], m[2])]
-    return LETTERS[options.index(right)]
+        return next(c for c, s in objs if s == m[1])
+    if m := re.fullmatch(r"What shape is the (\w+) object\?", question):
+        return next(s for c, s in objs if c == m[1])
+    if question == "How many shapes are in the image?":
+        return str(len(objs))
+    m = re.fullmatch(r"Where is the (\w+) (\w+)\?", question)
+    return objs[(m[1], m[2])]
+
+
+def oracle_mc(question: str, options: list[str], objs: dict) -> str:
+    return LETTERS[options.index(oracle_short(question, objs))]
 
 
 def test_pixel_oracle_answers_every_eval_question(task):
@@ -148,7 +154,7 @@ def test_training_source_reads_through_the_loader(task, tmp_path):
 
     ds = build_curriculum(task.train_root, "synthetic", cache_dir=tmp_path, progress=False)
     assert len(ds) == task.n_train_records == 60
-    types = {"yes": 0, "no": 0, "mc": 0, "caption": 0}
+    types = {"yes": 0, "no": 0, "mc": 0, "caption": 0, "short": 0}
     for i in range(len(ds)):
         s = ds[i]
         assert len(s.images) == 1 and s.images[0].size == (64, 64)
@@ -156,11 +162,14 @@ def test_training_source_reads_through_the_loader(task, tmp_path):
         objs = detect(s.images[0])
         for q, a in zip(s.turns[::2], s.turns[1::2]):
             text = q.content.removeprefix("<image>\n")
-            if text.endswith(POPE_SUFFIX):
+            if text.endswith(POPE_SUFFIX) and text.startswith("Is there"):
                 assert a.content in ("Yes", "No")
                 m = re.fullmatch(r"Is there a (\w+) (\w+) in the image\?", text[: -len(POPE_SUFFIX)])
                 assert (a.content == "Yes") == ((m[1], m[2]) in objs)
                 types[a.content.lower()] += 1
+            elif text.endswith(POPE_SUFFIX):  # short-answer form: the attribute itself
+                assert a.content == oracle_short(text[: -len(POPE_SUFFIX)], objs)
+                types["short"] += 1
             elif text.endswith(MC_SUFFIX):
                 lines = text[: -len(MC_SUFFIX)].split("\n")
                 options = [line[3:] for line in lines[1:]]

@@ -199,3 +199,50 @@ def test_deepspeed_single_process_resume_reproduces_losses(tmp_path, monkeypatch
     shutil.rmtree(part / "final")
     run(toy_cfg(part, **kw), resume=True, parts=standin_parts())
     assert [r["loss"] for r in read_metrics(part)] == pytest.approx([r["loss"] for r in ref], abs=1e-6)
+
+
+def test_one_forward_for_both_branches_equals_two_forwards():
+    from trainer.loop import micro_step_parts
+    from trainer.losses import phantom_opt_parts
+
+    cfg = toy_cfg(Path("unused"), objective="phantom_opt")
+    model = standin_parts(triples=True)(cfg, None).model.eval()
+    batch = toy_collate(toy_samples(6, seed=3), triples=True)
+    joint = micro_step_parts(model, batch, cfg)
+    sep = phantom_opt_parts(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                            batch["labels"],
+                            model(input_ids=batch["rejected_input_ids"],
+                                  attention_mask=batch["rejected_attention_mask"]).logits,
+                            batch["rejected_labels"], cfg.po.beta, cfg.po.gamma, batch["attention_mask"],
+                            batch["rejected_attention_mask"])
+    assert float(joint.ce_sum) == pytest.approx(float(sep.ce_sum), abs=1e-4)
+    assert float(joint.pref_sum) == pytest.approx(float(sep.pref_sum), abs=1e-5)
+    assert joint.n_tokens == sep.n_tokens and joint.n_pairs == sep.n_pairs == 6
+
+
+def test_a_fresh_run_refuses_an_old_runs_checkpoints(tmp_path):
+    out = tmp_path / "old"
+    (out / "checkpoint-3" / "trainer_state").mkdir(parents=True)
+    (out / "checkpoint-3" / "trainer_state" / "state.json").write_text("{}")
+    with pytest.raises(FileExistsError, match="--resume"):
+        run(toy_cfg(out, max_steps=2), parts=standin_parts())
+    run(toy_cfg(out, max_steps=2, overwrite=True), parts=standin_parts())
+    assert not (out / "checkpoint-3").exists() and (out / "checkpoint-2").is_dir()
+
+
+def test_train_cli_resolves_presets_and_overrides(capsys):
+    import train
+
+    assert train.main(["--preset", "trol-1.8b-step2", "--output-dir", "X", "--max-steps", "7", "--save-every", "3",
+                       "--set", "lora.r=16", "--set", "model.use_phantom=true", "--local_rank", "1",
+                       "--print-config"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert (cfg["output_dir"], cfg["max_steps"], cfg["save_every"]) == ("X", 7, 3)
+    assert cfg["lora"]["r"] == 16 and cfg["lora"]["quantization"] == "4bit" and cfg["lora"]["alpha"] == 64
+    assert cfg["trainable"] == ["projector", "trol", "lora"] and cfg["lr"] == 1e-4 and cfg["min_lr"] == 1e-6
+    assert cfg["model"] == {"use_phantom": True} and cfg["init_from"] == "runs/trol-1.8b-step1/final"
+    assert train.main(["--list-presets"]) == 0
+    listed = capsys.readouterr().out
+    assert all(f"{f}-{s}-step{k}" in listed for f, sizes in (("trol", ("1.8b", "3.8b", "7b")),
+                                                             ("phantom", ("0.5b", "1.8b", "3.8b", "7b")))
+               for s in sizes for k in (1, 2))

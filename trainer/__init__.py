@@ -48,6 +48,24 @@ def _total_steps(cfg: TrainConfig, micro_per_epoch: int) -> int:
     return max(1, cfg.epochs * micro_per_epoch // cfg.grad_accum)
 
 
+def _check_fresh(out: Path, resume: bool, overwrite: bool) -> None:
+    """A fresh run must not leave an older run's checkpoints for a later --resume to pick up."""
+    from trainer.checkpoint import list_checkpoints
+
+    old = list_checkpoints(out)
+    if resume or not old:
+        return
+    if not overwrite:
+        raise FileExistsError(f"{out} holds checkpoints of an earlier run ({old[-1][1].name}); pass --resume to "
+                              "continue it, --set overwrite=true to start over, or another --output-dir")
+    import shutil
+
+    for _, path in old:
+        shutil.rmtree(path)
+    shutil.rmtree(out / "final", ignore_errors=True)
+    log.warning("overwrite: removed %d checkpoints of an earlier run in %s", len(old), out)
+
+
 def _base_loader(cfg: TrainConfig) -> Callable[[], torch.nn.Module] | None:
     """Loads the stage's `init_from` in full precision (for merging a QLoRA adapter on export)."""
     if not cfg.init_from:
@@ -72,7 +90,9 @@ def run(cfg: TrainConfig, resume: bool = False,
     strategy = make_strategy(cfg)
     setup_logging(strategy.is_main)
     out = Path(cfg.output_dir)
+    strategy.resuming = resume  # builders reuse cached artifacts (the tiny tokenizer) only when resuming
     if strategy.is_main:
+        _check_fresh(out, resume, cfg.overwrite)
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=str))
     strategy.barrier()

@@ -1,9 +1,9 @@
 """Building a stage's parts from a `TrainConfig`: data (synthetic / curriculum / triples), model and processor.
 
 A fresh model comes from a `config.MODEL_PRESETS` entry plus `TrainConfig.model` overrides; for the tiny presets
-its byte-level BPE tokenizer is trained on the training texts (deterministic) and cached in `OUT/tokenizer`, so a
-resumed run uses the very same ids. A stage that continues from a saved model (`init_from`) loads model and
-processor from that directory (4/8-bit for QLoRA).
+its byte-level BPE tokenizer is trained on the training texts (deterministic) and saved in `OUT/tokenizer`; a
+resumed run reloads it, so it uses the very same ids. A stage that continues from a saved model (`init_from`) loads
+model and processor from that directory (4/8-bit for QLoRA).
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def build_fresh_model(cfg: TrainConfig, dataset: Any, strategy: Any) -> tuple[to
     mc = model_preset(cfg.model_preset)
     apply_mapping(mc, cfg.model)
     tok_dir = Path(cfg.output_dir) / "tokenizer"
-    if (tok_dir / "tokenizer.json").is_file():
+    if getattr(strategy, "resuming", False) and (tok_dir / "tokenizer.json").is_file():
         tokenizer = load_tokenizer(tok_dir)
     else:
         if mc.vocab_size > 65536:

@@ -107,6 +107,7 @@ class TrainConfig:
     ddp_find_unused: bool = True  # DDP: mixtures have text-only batches (no vision-tower gradients on that rank)
     # checkpoints and logging
     save_every: int = 0  # 0: only at the end
+    overwrite: bool = False  # a fresh (non --resume) run into a directory with checkpoints deletes them
     keep_last: int = 2
     log_every: int = 1
     log_sample_ids: bool = False  # add the dataset indices of this rank's samples to every metrics line (audits)

@@ -224,6 +224,9 @@ class DeepSpeedStrategy(Strategy):
 
     def setup(self, model: torch.nn.Module, total_steps: int) -> None:
         cfg = self.cfg
+        if cfg.zero_stage == 3 and hasattr(model, "peft_config"):
+            raise ValueError("ZeRO-3 partitions the base weights that LoRA merges into on export; use "
+                             "--set zero_stage=2 with lora.enabled=true")
         model.to(self.device)
         conf = self.ds_config()
         optimizer = None
