@@ -65,6 +65,7 @@ class ModelConfig:
     use_phantom: bool = False
     phantom_eta: float = 1e-4
     plora_rank: int = 0                       # partial LoRA on image tokens (TroL-1.8B/7B: 256)
+    llm_init_scale: float = 0.0               # > 0: backbone linears ~ N(0, scale/sqrt(fan_in)) (from-scratch runs)
     extra: dict = field(default_factory=dict)  # passed to TrolPhantomConfig unchanged
 
     @property
@@ -125,6 +126,7 @@ class ModelConfig:
             use_thumbnail=self.use_thumbnail, image_mean=self.image_mean, image_std=self.image_std,
             rescale_in_model=self.rescale_in_model, use_trol=self.use_trol, trol_gate=self.trol_gate,
             use_phantom=self.use_phantom, phantom_eta=self.phantom_eta, plora_rank=self.plora_rank,
+            llm_init_scale=self.llm_init_scale,
             eos_token_id=self.eos_token_id, pad_token_id=self.pad_token_id, bos_token_id=self.bos_token_id,
             **self.extra)
 
@@ -190,7 +192,9 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
                               eos_token_id=92542, pad_token_id=2, bos_token_id=1),
     # ---- tiny CPU models. `tiny`: TroL + Phantom on a Qwen2 layout with a small InternViT on 64-px tiles
     # (8x8 patches -> 16 tokens per tile after the pixel shuffle), the default model of the quickstart.
-    "tiny": ModelConfig(use_trol=True, use_phantom=True, template="tiny"),
+    # llm_init_scale=2: with the stock std 0.02 this width never leaves chance on question-conditioned image
+    # questions; with 2/sqrt(fan_in) it learns them (bench/learnability_probe.py, docs/quickstart.md).
+    "tiny": ModelConfig(use_trol=True, use_phantom=True, template="tiny", llm_init_scale=2.0),
     "tiny-qwen2": ModelConfig(family="qwen2", hidden_size=64, num_layers=2, intermediate_size=128, vocab_size=256,
                               vision_hidden_size=32, vision_intermediate_size=64),
     "tiny-phi3": ModelConfig(family="phi3", hidden_size=64, num_layers=2, intermediate_size=128, vocab_size=256,
@@ -212,3 +216,15 @@ def model_preset(name: str, **overrides: Any) -> ModelConfig:
     return MODEL_PRESETS[name].replace(**overrides)
 
 # ================================================================================================ training presets
+# The stage recipes live beside the trainer (`trainer/recipes.py`); they are re-exported here so that every
+# preset is reachable from one module. Resolved lazily: `trainer.recipes` itself imports the model presets.
+_TRAINING_NAMES = ("TrainConfig", "TRAIN_PRESETS", "get_train_preset", "LoraSettings", "PhantomOptSettings",
+                   "DataSettings")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRAINING_NAMES:
+        from trainer import recipes
+
+        return getattr(recipes, name)
+    raise AttributeError(f"module 'config' has no attribute {name!r}")

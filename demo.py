@@ -37,7 +37,8 @@ def resolve_model_path(spec: str) -> str:
         return spec
     if (path / "final").is_dir():
         return str(path / "final")
-    steps = [(int(m.group(1)), p) for p in path.glob("checkpoint-*") if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    steps = [(int(m.group(1)), p) for p in path.glob("checkpoint-*")
+             if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
     if steps and not (path / "config.json").is_file():
         return str(max(steps)[1])
     return str(path)

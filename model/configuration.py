@@ -43,6 +43,10 @@ class TrolPhantomConfig(PretrainedConfig):
       plora_rank: rank of the partial LoRA on image tokens (0 = none; 256 in TroL-1.8B/7B), plora_dropout.
       lm_head_rows: rows of the LM head when they differ from the embedding rows (TroL-InternLM2: V vs V+1).
       loss_drop_padding: drop positions whose shifted attention mask is 0 from the loss (TroL's rule).
+      llm_init_scale: 0 keeps the stock N(0, 0.02) initialisation; > 0 draws the language model's own linear
+        weights (not the LM head, not the TroL/Phantom modules) from N(0, scale / sqrt(fan_in)). Only matters for
+        models trained from scratch: at width 128, std 0.02 leaves attention logits near zero and the tiny model
+        sits on a plateau at chance on question-conditioned image questions (bench/learnability_probe.py).
     """
 
     model_type = MODEL_TYPE
@@ -76,6 +80,7 @@ class TrolPhantomConfig(PretrainedConfig):
         plora_dropout: float = 0.05,
         lm_head_rows: int | None = None,
         loss_drop_padding: bool = True,
+        llm_init_scale: float = 0.0,
         **kwargs: Any,
     ) -> None:
         self.family = family
@@ -107,6 +112,7 @@ class TrolPhantomConfig(PretrainedConfig):
         self.plora_dropout = plora_dropout
         self.lm_head_rows = lm_head_rows
         self.loss_drop_padding = loss_drop_padding
+        self.llm_init_scale = llm_init_scale
         kwargs.pop("vocab_size", None)
         # Rows of the output head (what logits have), for callers that read config.vocab_size.
         self.vocab_size = int(lm_head_rows or self.llm_config.get("vocab_size", 0))

@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import inspect
 from typing import Any
 
@@ -57,6 +59,17 @@ class TrolPhantomPreTrainedModel(PreTrainedModel):
             nn.init.zeros_(module.bias)
 
 
+@torch.no_grad()
+def _fan_in_init(language_model: nn.Module, scale: float) -> None:
+    """Draw the backbone's own linear weights from N(0, scale / sqrt(fan_in)) (see `llm_init_scale`); the LM head and
+    the TroL and Phantom modules keep the standard initialisation."""
+    head = language_model.get_output_embeddings()
+    for name, module in language_model.named_modules():
+        added = any(tag in name for tag in ("trol", "xattn_", "gating_phantom"))
+        if isinstance(module, nn.Linear) and module is not head and not added:
+            nn.init.normal_(module.weight, std=scale / math.sqrt(module.in_features))
+
+
 class TrolPhantomForCausalLM(TrolPhantomPreTrainedModel, GenerationMixin):
     """One model class for TroL, Phantom, both or neither, on Qwen2 / Phi-3 / InternLM2 (Llama) backbones."""
 
@@ -82,6 +95,8 @@ class TrolPhantomForCausalLM(TrolPhantomPreTrainedModel, GenerationMixin):
         params = inspect.signature(self.language_model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self.post_init()
+        if config.llm_init_scale:
+            _fan_in_init(self.language_model, config.llm_init_scale)
 
     # ----------------------------------------------------------------------------------------------- attention
     def _llm_impl(self, base: str) -> str:

@@ -5,7 +5,8 @@
 
 Each positional argument is an eval.py output directory (its `results.json`: `benchmarks.<name>.metrics`), a
 result file, or a directory of metrics files; metrics are the scorer's dict (the keys of the eval fixture's
-`official` block), also accepted at the top level or under "results"/"scores". Each benchmark is reduced to one headline number, as a fraction 0..1:
+`official` block), also accepted at the top level or under "results"/"scores". Each benchmark is reduced to
+one headline number, as a fraction 0..1:
 
 * pope: `mean_over_splits.accuracy` (else the mean of the split accuracies; RUCAIBox/POPE fractions);
 * mmbench-*: the per-question accuracy `vanilla_all_rows` (percent in VLMEvalKit -> /100; chance 25 % for four
@@ -148,7 +149,7 @@ def plot(runs: list[tuple[str, dict[str, dict[str, float]]]], out: Path, title: 
         for bench, numbers in results.items():
             columns.extend((bench, key) for key in numbers if (bench, key) not in columns)
     width = 0.8 / len(runs)
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(columns) * max(1, len(runs) / 2)), 4))
+    fig, ax = plt.subplots(figsize=(max(7, 1.8 * len(columns) * max(1, len(runs) / 2)), 4))
     for index, (label, results) in enumerate(runs):
         xs = [c + (index - (len(runs) - 1) / 2) * width for c in range(len(columns))]
         values = [100 * results.get(b, {}).get(k, math.nan) for b, k in columns]
@@ -158,7 +159,7 @@ def plot(runs: list[tuple[str, dict[str, dict[str, float]]]], out: Path, title: 
     ax.set_ylim(0, 108)
     ax.set_ylabel("percent")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper right")
     ax.set_title(title or "benchmark results")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@
 #   QUICKSTART_SET="key=value ..."   extra train.py --set overrides (appended last, so they win)
 #   QUICKSTART_SKIP_SETUP=1          use the current .venv as is
 #   QUICKSTART_FIGURES=figures       where the figures go ("" to skip them)
+#   OMP_NUM_THREADS=1                on a machine busy with other work: one torch thread per process avoids
+#                                    thread oversubscription (measured: 2 threads were 3-8x slower under load 8)
 #   PYTHON=...                       interpreter (default .venv/bin/python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,7 @@ STEPS=${QUICKSTART_STEPS:-800}
 N_TRAIN=${QUICKSTART_N_TRAIN:-3000}
 N_EVAL=${QUICKSTART_N_EVAL:-50}
 BATCH=${QUICKSTART_BATCH:-16}
-LR=${QUICKSTART_LR:-5e-3}
+LR=${QUICKSTART_LR:-1e-3}
 TUNED=(
   "lr=$LR" "min_lr=1e-5" "warmup_steps=30" "micro_batch_size=$BATCH" "grad_accum=1"
   "data.max_length=96" "tracker=none" "save_every=0"
@@ -59,7 +61,7 @@ PY=${PYTHON:-.venv/bin/python}
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=disabled
 export TOKENIZERS_PARALLELISM=false GRADIO_ANALYTICS_ENABLED=False
 SETUP_DONE=$(date +%s)
-stamp "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $($PY -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads())')"
+stamp "machine: $(getconf _NPROCESSORS_ONLN) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $($PY -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads())')"
 
 # ---- 2. the synthetic task ----------------------------------------------------------------------------------
 stamp "generating the synthetic task ($N_TRAIN training images, $N_EVAL evaluation images) in $DATA"

@@ -3,7 +3,8 @@ system one, never downloaded). Upload an image, ask a question, read the streame
 
 The model is the word-level stand-in of test_demo_cli.py, so the expected answer is known: the same
 greedy generation run directly. Set DEMO_SCREENSHOT=path to keep the screenshot (figures/demo_web.png is
-made this way from the trained tiny model, see docs/quickstart.md); DEMO_MODEL=run-dir uses a real model.
+made this way from the trained tiny model, see docs/quickstart.md); DEMO_MODEL=run-dir uses a real model,
+DEMO_IMAGE=file and DEMO_QUESTION=text choose what is asked.
 """
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ def make_engine(spec: str) -> demo.ChatEngine:
 def test_upload_ask_and_read_the_answer(browser_page: Any, tmp_path: Path) -> None:
     image_path = tmp_path / "shape.png"
     Image.new("RGB", (64, 64), (30, 60, 200)).save(image_path)
+    if os.environ.get("DEMO_IMAGE"):
+        image_path = Path(os.environ["DEMO_IMAGE"])
     question = os.environ.get("DEMO_QUESTION", "what color is the shape")
 
     loaded: list[str] = []
@@ -81,7 +84,8 @@ def test_upload_ask_and_read_the_answer(browser_page: Any, tmp_path: Path) -> No
     assert expected, "the reference answer must not be empty, or the page check below proves nothing"
 
     port = free_port()
-    app = demo.serve(["stand-in-model", "other-model"], loader, port=port, block=False)
+    choice = os.environ.get("DEMO_MODEL", "stand-in-model")
+    app = demo.serve([choice, "other-model"], loader, port=port, block=False)
     page = browser_page
     try:
         page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded", timeout=60_000)
@@ -113,7 +117,7 @@ def test_upload_ask_and_read_the_answer(browser_page: Any, tmp_path: Path) -> No
     finally:
         app.close()
 
-    assert loaded == ["stand-in-model"], "the page loads the model chosen in the dropdown, once"
+    assert loaded == [choice], "the page loads the model chosen in the dropdown, once"
     assert shown.split() == expected.split()
     assert answers == 2
     assert app.server_name == "127.0.0.1", "the page is served on loopback only"

@@ -4,8 +4,9 @@ The order of an epoch comes from `loader.sampler.ResumableBatchSampler.global_ba
 (seed, epoch), optional length/modality grouping), cut into global micro-batches of `micro_batch_size * world_size`
 samples; rank r takes the r-th slice of each. So 2 ranks x B rows see exactly the
 samples of 1 rank x 2B rows at every step, and the position `(epoch, micro-batches consumed)` identifies the next
-sample on every rank: a resumed run consumes no sample twice. (A micro-batch the collator drops entirely is
-skipped on that rank only, so each rank checkpoints its own position.) The slicing and the position are kept here,
+sample on every rank: a resumed run consumes no sample twice. A micro-batch whose samples the collator all drops
+is yielded as None (the loop weights it zero) rather than replaced by the next one, so ranks stay aligned with the
+single-process order; each rank still checkpoints its own position. The slicing and the position are kept here,
 not in the sampler, because a DataLoader with workers prefetches ahead of what the loop has consumed.
 """
 from __future__ import annotations
@@ -92,8 +93,7 @@ class MicroBatchStream:
                 self.position.samples_seen += self.mb * self.world  # full micro-batches (drop_last sampler)
                 if batch is None:  # the collator skipped every sample of this micro-batch (it logged why)
                     self.skipped_batches += 1
-                    continue
-                yield batch
+                yield batch  # None too: the loop gives it zero weight, so no rank takes extra samples
             self.position = DataPosition(self.position.epoch + 1, 0, self.position.samples_seen)
 
     def state_dict(self) -> dict[str, int]:

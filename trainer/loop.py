@@ -66,6 +66,16 @@ def _both_branches(batch: dict[str, Any], pad_id: int) -> dict[str, Any]:
             "pixel_values": None if pix is None else torch.cat([pix, pix])}
 
 
+def _stand_in_batch(stream: MicroBatchStream) -> dict[str, Any]:
+    """The first dataset sample that collates: the (zero-weight) input of an all-skipped micro-batch."""
+    for i in range(min(len(stream.samples), 1000)):
+        batch = stream.collate([stream.samples[i]])
+        if batch is not None:
+            return batch
+    raise RuntimeError("none of the first 1000 samples survives collation; raise --set data.max_length or check "
+                       "the collator warnings for the records' problems")
+
+
 def micro_step_parts(model: torch.nn.Module, batch: dict[str, Any], cfg: TrainConfig, pad_id: int = 0) -> LossParts:
     """Forward one micro-batch and return its loss sums (SFT, or SFT + preference for Phantom Optimization)."""
     if cfg.objective == "phantom_opt":
@@ -111,16 +121,26 @@ def train(cfg: TrainConfig, strategy: Any, stream: MicroBatchStream, processor: 
     it = iter(stream)
     t_run = time.perf_counter()
     record: dict[str, Any] = {}
+    stand_in: dict[str, Any] | None = None
     for step in range(start_step + 1, total_steps + 1):
         t0 = time.perf_counter()
-        micro, step_indices = [], []
+        micro, step_indices, weights = [], [], []
         for _ in range(cfg.grad_accum):
-            micro.append(next(it))
+            batch = next(it)
             step_indices += stream.last_indices
-        local_tok = sum(_label_tokens(b["labels"], b.get("attention_mask")) for b in micro)
-        local_pairs = sum(int(b["labels"].shape[0]) for b in micro) if cfg.objective == "phantom_opt" else 0
+            # an all-skipped micro-batch still runs (on a fixed stand-in batch, weight 0) so that every rank does
+            # the same forward/backward calls (DDP / ZeRO collectives) and no rank takes extra samples
+            weights.append(0.0 if batch is None else 1.0)
+            if batch is None:
+                if stand_in is None:
+                    stand_in = _stand_in_batch(stream)
+                batch = stand_in
+            micro.append(batch)
+        real = [b for w, b in zip(weights, micro, strict=True) if w > 0]
+        local_tok = sum(_label_tokens(b["labels"], b.get("attention_mask")) for b in real)
+        local_pairs = sum(int(b["labels"].shape[0]) for b in real) if cfg.objective == "phantom_opt" else 0
         local_in = sum(int(b["attention_mask"].sum()) if "attention_mask" in b else b["input_ids"].numel()
-                       for b in micro)
+                       for b in real)
         g_tok, g_pairs, g_in = strategy.all_reduce_sum([local_tok, local_pairs, local_in])
         lr = strategy.lr()
         sums = [0.0, 0.0, 0.0, 0.0]  # ce, pref, margin, correct
@@ -130,7 +150,9 @@ def train(cfg: TrainConfig, strategy: Any, stream: MicroBatchStream, processor: 
                 with strategy.autocast():
                     parts = micro_step_parts(model, batch, cfg, pad_id)
                 loss = combine(parts, int(g_tok), int(g_pairs), cfg.po.sft_weight, cfg.po.pref_weight)
-                strategy.backward(loss * strategy.world_size)
+                strategy.backward(loss * (strategy.world_size * weights[i]))
+            if weights[i] == 0.0:
+                continue
             sums[0] += float(parts.ce_sum.detach())
             if parts.pref_sum is not None:
                 sums[1] += float(parts.pref_sum.detach())
