@@ -5,7 +5,8 @@
     python bench/learnability_probe.py --task pair              # "Is there a <colour> <shape>?" (POPE-style)
 
 Trains the `tiny` model (TroL + Phantom unless --plain) on freshly rendered synthetic scenes with one question
-per sample — `colour`: "Is there a <colour> object in the image?", `pair`: "Is there a <colour> <shape> in the
+per sample — `red`: "Is there a red object in the image?" (nothing to condition on), `colour`: "Is there a
+<colour> object in the image?", `pair`: "Is there a <colour> <shape> in the
 image?" — balanced Yes/No, batch 32, AdamW, and prints the mean loss every 25 steps. Chance is ln 2 / 2 = 0.347
 (the answer token at ln 2, the end-of-turn token free); a loss well below that means the answers use the image.
 """
@@ -39,7 +40,14 @@ def make_sample(task: str, rng: np.random.Generator) -> Sample:
                                                             rng.choice(SHAPES, n, replace=False),
                                                             rng.choice(POSITIONS, n, replace=False))]
     yes = rng.random() < 0.5
-    if task == "colour":
+    if task == "red":  # nothing in the question to condition on: is red anywhere?
+        absent = [c for c in COLOURS if c not in {o.colour for o in objs}]
+        swap = "red" if yes else absent[int(rng.integers(len(absent)))]
+        reds = [k for k, o in enumerate(objs) if o.colour == "red"] or ([0] if yes else [])
+        for k in reds:
+            objs[k] = Obj(swap, objs[k].shape, objs[k].position)
+        question = "Is there a red object in the image?"
+    elif task == "colour":
         present = {o.colour for o in objs}
         pool = sorted(present) if yes else [c for c in COLOURS if c not in present]
         question = f"Is there a {pool[int(rng.integers(len(pool)))]} object in the image?"
@@ -54,7 +62,7 @@ def make_sample(task: str, rng: np.random.Generator) -> Sample:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--task", choices=("colour", "pair"), default="colour")
+    ap.add_argument("--task", choices=("red", "colour", "pair"), default="colour")
     ap.add_argument("--init-scale", type=float, default=None, help="llm_init_scale (default: the preset's)")
     ap.add_argument("--plain", action="store_true", help="TroL and Phantom off")
     ap.add_argument("--steps", type=int, default=600)
