@@ -62,15 +62,10 @@ def read_v2(data_root: Path) -> list[EvalItem]:
 
 
 def paste_row(paths: list[Path]):
-    """The images side by side on a black canvas, `CANVAS_GAP` px apart, vertically centred."""
+    """The images side by side on a black canvas, `CANVAS_GAP` px apart, vertically centred (the same
+    composition as the processor's multi-image rule)."""
     from PIL import Image
 
-    opened = [Image.open(p).convert("RGB") for p in paths]
-    width = sum(im.width for im in opened) + CANVAS_GAP * (len(opened) - 1)
-    height = max(im.height for im in opened)
-    canvas = Image.new("RGB", (width, height), (0, 0, 0))
-    x = 0
-    for im in opened:
-        canvas.paste(im, (x, (height - im.height) // 2))
-        x += im.width + CANVAS_GAP
-    return canvas
+    from model.processing import concat_horizontally
+
+    return concat_horizontally([Image.open(p).convert("RGB") for p in paths], margin=CANVAS_GAP)
