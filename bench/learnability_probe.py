@@ -29,7 +29,7 @@ from loader.records import Sample, Turn  # noqa: E402
 from loader.synthetic import COLOURS, POSITIONS, SHAPES, Obj, render  # noqa: E402
 from model import build_model  # noqa: E402
 from model.processing import Processor  # noqa: E402
-from model.tokenizer import build_tiny_tokenizer, special_token_ids  # noqa: E402
+from model.tokenizer import build_tiny_tokenizer, model_config_ids  # noqa: E402
 
 SUFFIX = "\nAnswer the question using a single word or phrase."
 
@@ -74,9 +74,7 @@ def main() -> int:
     random.seed(0)
     words = [t.content for _ in range(200) for t in make_sample(args.task, rng).turns]
     tokenizer = build_tiny_tokenizer(words + ["Describe the image briefly."], 512)
-    overrides = {k: v for k, v in special_token_ids(tokenizer, "tiny").items()
-                 if k in ("image_token_index", "eos_token_id", "pad_token_id", "bos_token_id")}
-    overrides.update(vocab_size=len(tokenizer))
+    overrides: dict = model_config_ids(tokenizer, "tiny")
     if args.init_scale is not None:
         overrides["llm_init_scale"] = args.init_scale
     if args.plain:

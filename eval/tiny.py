@@ -10,8 +10,6 @@ CORPUS = [
     "Is there a dog in the image? yes no", "Which option is correct? A. red B. blue C. green D. black",
     "What is the value of the tallest bar? 100 50% 2019", "Select from the following choices. (A) (B) (C) (D)",
 ] * 8
-# ModelConfig fields taken from the tokenizer (the others come from the preset).
-TOKEN_FIELDS = ("vocab_size", "image_token_index", "eos_token_id", "pad_token_id")
 
 
 def save_tiny_model(directory: Path, preset: str = "tiny-qwen2", template: str = "phantom_chatml",
@@ -23,15 +21,14 @@ def save_tiny_model(directory: Path, preset: str = "tiny-qwen2", template: str =
 
     from model import build_model
     from model.processing import Processor
-    from model.tokenizer import build_tiny_tokenizer, special_token_ids
+    from model.tokenizer import build_tiny_tokenizer, model_config_ids
 
     directory = Path(directory)
     tokenizer = build_tiny_tokenizer(CORPUS, vocab_size)
-    ids = special_token_ids(tokenizer, template)
+    fields = model_config_ids(tokenizer, template)
     torch.manual_seed(seed)
-    fields = {k: ids[k] for k in TOKEN_FIELDS}
     if model_vocab_size is not None:
-        fields["vocab_size"] = max(model_vocab_size, ids["vocab_size"])
+        fields["vocab_size"] = max(model_vocab_size, fields["vocab_size"])
     model = build_model(preset, template=template, **fields)
     model.save_pretrained(directory)
     Processor(tokenizer, model.config).save_pretrained(directory)

@@ -244,7 +244,7 @@ class Processor:
         if self.settings.image_token_index is not None and self.settings.image_token_index != image_id:
             raise ValueError(f"config image_token_index={self.settings.image_token_index} but the tokenizer gives "
                              f"{self.template.image_token!r} id {image_id}; fix: set image_token_index from "
-                             "model.tokenizer.special_token_ids(tokenizer, template)")
+                             "model.tokenizer.model_config_ids(tokenizer, template)")
         self.image_token_index = image_id
         eos = self.settings.eos_token_id
         self.eos_token_id = int(eos) if eos is not None else self._token_id(self.template.eos_token)

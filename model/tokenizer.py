@@ -11,7 +11,8 @@
   template's special tokens at the first ids, wrapped as a `PreTrainedTokenizerFast` that saves and reloads.
 * `build_word_level_tokenizer(vocab)` turns a fixture's `vocab.json` (id -> word) into a tokenizer that splits on
   spaces, isolates newlines and matches special tokens anywhere: it reproduces the fixtures' `input_ids`.
-* `special_token_ids(tokenizer, template)` gives the ids a model config needs.
+* `special_token_ids(tokenizer, template)` gives the special ids of a template; `model_config_ids` narrows them
+  to the `ModelConfig` fields (`build_model(preset, **ids)`).
 """
 from __future__ import annotations
 
@@ -187,3 +188,13 @@ def special_token_ids(tokenizer: PreTrainedTokenizerBase, template: Any) -> dict
     pad = tokenizer.pad_token if tokenizer.pad_token is not None else tpl.eos_token
     ids["pad_token_id"] = _id(pad, "padding")
     return ids
+
+
+# The `config.ModelConfig` fields a tokenizer decides (the others come from the preset).
+MODEL_CONFIG_ID_FIELDS = ("vocab_size", "image_token_index", "eos_token_id", "pad_token_id")
+
+
+def model_config_ids(tokenizer: PreTrainedTokenizerBase, template: Any) -> dict[str, int]:
+    """`special_token_ids` narrowed to the `ModelConfig` fields, ready for `build_model(preset, **ids)`."""
+    ids = special_token_ids(tokenizer, template)
+    return {k: ids[k] for k in MODEL_CONFIG_ID_FIELDS}

@@ -85,7 +85,7 @@ def build_fresh_model(cfg: TrainConfig, dataset: Any, strategy: Any) -> tuple[to
     from config import model_preset
     from model import build_model
     from model.processing import Processor
-    from model.tokenizer import build_tiny_tokenizer, load_tokenizer, special_token_ids
+    from model.tokenizer import build_tiny_tokenizer, load_tokenizer, model_config_ids
 
     mc = model_preset(cfg.model_preset)
     apply_mapping(mc, cfg.model)
@@ -100,10 +100,7 @@ def build_fresh_model(cfg: TrainConfig, dataset: Any, strategy: Any) -> tuple[to
         if strategy.is_main:
             tokenizer.save_pretrained(str(tok_dir))
     strategy.barrier()
-    template = mc.template or "tiny"
-    fields = set(mc.__dataclass_fields__)
-    ids = {k: v for k, v in special_token_ids(tokenizer, template).items() if k in fields}
-    mc = mc.replace(**ids)
+    mc = mc.replace(**model_config_ids(tokenizer, mc.template or "tiny"))
     model = build_model(mc)
     return model, Processor(tokenizer, model.config)
 
