@@ -66,6 +66,7 @@ class ModelConfig:
     phantom_eta: float = 1e-4
     plora_rank: int = 0                       # partial LoRA on image tokens (TroL-1.8B/7B: 256)
     llm_init_scale: float = 0.0               # > 0: backbone linears ~ N(0, scale/sqrt(fan_in)) (from-scratch runs)
+    embed_init_std: float = 0.0               # > 0: token embeddings ~ N(0, std^2) (from-scratch runs)
     extra: dict = field(default_factory=dict)  # passed to TrolPhantomConfig unchanged
 
     @property
@@ -126,7 +127,7 @@ class ModelConfig:
             use_thumbnail=self.use_thumbnail, image_mean=self.image_mean, image_std=self.image_std,
             rescale_in_model=self.rescale_in_model, use_trol=self.use_trol, trol_gate=self.trol_gate,
             use_phantom=self.use_phantom, phantom_eta=self.phantom_eta, plora_rank=self.plora_rank,
-            llm_init_scale=self.llm_init_scale,
+            llm_init_scale=self.llm_init_scale, embed_init_std=self.embed_init_std,
             eos_token_id=self.eos_token_id, pad_token_id=self.pad_token_id, bos_token_id=self.bos_token_id,
             **self.extra)
 
@@ -190,11 +191,14 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
     "phantom-3.8b": ModelConfig(**_INTERNVIT_300M, **dict(_PHI3_MINI, eos_token_id=32007), use_phantom=True),
     "phantom-7b": ModelConfig(**_INTERNVIT_300M, **_INTERNLM2_7B, use_phantom=True, image_token_index=92546,
                               eos_token_id=92542, pad_token_id=2, bos_token_id=1),
-    # ---- tiny CPU models. `tiny`: TroL + Phantom on a Qwen2 layout with a small InternViT on 64-px tiles
-    # (8x8 patches -> 16 tokens per tile after the pixel shuffle), the default model of the quickstart.
-    # llm_init_scale=2: with the stock std 0.02 this width never leaves chance on question-conditioned image
-    # questions; with 2/sqrt(fan_in) it learns them (bench/learnability_probe.py, docs/quickstart.md).
-    "tiny": ModelConfig(use_trol=True, use_phantom=True, template="tiny", llm_init_scale=2.0),
+    # ---- tiny CPU models. `tiny`: TroL + Phantom on a Qwen2 layout with a small InternViT on 64-px tiles, the
+    # default model of the quickstart. From-scratch choices, each measured with bench/learnability_probe.py
+    # (docs/quickstart.md, "Diagnosis"): 16-px patches (4 tokens per tile after the pixel shuffle: one per
+    # quadrant of the synthetic scenes) learn the shapes far sooner than 8-px ones; llm_init_scale=2 and
+    # embed_init_std=1 keep the asked-about words visible in the residual stream (with the stock std 0.02 the
+    # question-conditioned image questions never leave chance).
+    "tiny": ModelConfig(use_trol=True, use_phantom=True, template="tiny", patch_size=16, llm_init_scale=2.0,
+                        embed_init_std=1.0),
     "tiny-qwen2": ModelConfig(family="qwen2", hidden_size=64, num_layers=2, intermediate_size=128, vocab_size=256,
                               vision_hidden_size=32, vision_intermediate_size=64),
     "tiny-phi3": ModelConfig(family="phi3", hidden_size=64, num_layers=2, intermediate_size=128, vocab_size=256,

@@ -46,7 +46,14 @@ class TrolPhantomConfig(PretrainedConfig):
       llm_init_scale: 0 keeps the stock N(0, 0.02) initialisation; > 0 draws the language model's own linear
         weights (not the LM head, not the TroL/Phantom modules) from N(0, scale / sqrt(fan_in)). Only matters for
         models trained from scratch: at width 128, std 0.02 leaves attention logits near zero and the tiny model
-        sits on a plateau at chance on question-conditioned image questions (bench/learnability_probe.py).
+        sits on a plateau at chance on question-conditioned image questions (bench/learnability_probe.py). The
+        projector's linears are then drawn from N(0, 1 / sqrt(fan_in)) too, so that image features start at the
+        scale of the token embeddings rather than 25x below them.
+      embed_init_std: 0 keeps the stock std of the token embeddings (initializer_range); > 0 draws them from
+        N(0, embed_init_std^2). From scratch at width 128, std 0.02 gives text embeddings of norm 0.23 while the
+        first layer's residual update has norm ~90 (llm_init_scale=2): which word a question asks about is then
+        0.25% of the stream and question-conditioned answers never leave chance; std 1 (unit RMS, the scale the
+        RMSNorm'ed stream has) fixes that (docs/quickstart.md, "Diagnosis").
     """
 
     model_type = MODEL_TYPE
@@ -81,6 +88,7 @@ class TrolPhantomConfig(PretrainedConfig):
         lm_head_rows: int | None = None,
         loss_drop_padding: bool = True,
         llm_init_scale: float = 0.0,
+        embed_init_std: float = 0.0,
         **kwargs: Any,
     ) -> None:
         self.family = family
@@ -113,6 +121,7 @@ class TrolPhantomConfig(PretrainedConfig):
         self.lm_head_rows = lm_head_rows
         self.loss_drop_padding = loss_drop_padding
         self.llm_init_scale = llm_init_scale
+        self.embed_init_std = embed_init_std
         kwargs.pop("vocab_size", None)
         # Rows of the output head (what logits have), for callers that read config.vocab_size.
         self.vocab_size = int(lm_head_rows or self.llm_config.get("vocab_size", 0))

@@ -60,14 +60,18 @@ class TrolPhantomPreTrainedModel(PreTrainedModel):
 
 
 @torch.no_grad()
-def _fan_in_init(language_model: nn.Module, scale: float) -> None:
-    """Draw the backbone's own linear weights from N(0, scale / sqrt(fan_in)) (see `llm_init_scale`); the LM head and
-    the TroL and Phantom modules keep the standard initialisation."""
+def _fan_in_init(language_model: nn.Module, projector: nn.Module, scale: float) -> None:
+    """Draw the backbone's own linear weights from N(0, scale / sqrt(fan_in)) and the projector's from
+    N(0, 1 / sqrt(fan_in)) (see `llm_init_scale`); the LM head and the TroL and Phantom modules keep the standard
+    initialisation."""
     head = language_model.get_output_embeddings()
     for name, module in language_model.named_modules():
         added = any(tag in name for tag in ("trol", "xattn_", "gating_phantom"))
         if isinstance(module, nn.Linear) and module is not head and not added:
             nn.init.normal_(module.weight, std=scale / math.sqrt(module.in_features))
+    for module in projector.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=1 / math.sqrt(module.in_features))
 
 
 class TrolPhantomForCausalLM(TrolPhantomPreTrainedModel, GenerationMixin):
@@ -96,7 +100,13 @@ class TrolPhantomForCausalLM(TrolPhantomPreTrainedModel, GenerationMixin):
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self.post_init()
         if config.llm_init_scale:
-            _fan_in_init(self.language_model, config.llm_init_scale)
+            _fan_in_init(self.language_model, self.vision_proj, config.llm_init_scale)
+        if getattr(config, "embed_init_std", 0.0):
+            with torch.no_grad():
+                embed = self.get_input_embeddings()
+                nn.init.normal_(embed.weight, std=config.embed_init_std)
+                if embed.padding_idx is not None:
+                    embed.weight[embed.padding_idx].zero_()
 
     # ----------------------------------------------------------------------------------------------- attention
     def _llm_impl(self, base: str) -> str:

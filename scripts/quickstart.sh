@@ -31,7 +31,7 @@ case "${1:-}" in
 esac
 
 # ---- the tuned recipe (measured: docs/quickstart.md) ---------------------------------------------------------
-STEPS=${QUICKSTART_STEPS:-800}
+STEPS=${QUICKSTART_STEPS:-1600}
 N_TRAIN=${QUICKSTART_N_TRAIN:-3000}
 N_EVAL=${QUICKSTART_N_EVAL:-50}
 BATCH=${QUICKSTART_BATCH:-16}

@@ -69,8 +69,9 @@ def test_shortened_quickstart_runs_through(shortened_run: tuple[Path, str, float
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-# Known gap (docs/quickstart.md, "Measured"): the tiny recipe stays at chance within the steps a CPU run affords
-# (both variants answer every POPE question "No"). strict=True: once a recipe learns, this XPASSes and fails,
+# Known gap (docs/quickstart.md, "Measured: the current recipe"): on the quickstart's question mix the tiny model
+# is still at chance within the steps a CPU run affords (the existence question alone is learned: the probe).
+# strict=True: once a recipe learns, this XPASSes and fails,
 # so the marker has to be removed then and the test guards the learning from there on.
 @pytest.mark.xfail(strict=True, reason="tiny recipe does not yet learn the synthetic task above chance")
 def test_shortened_quickstart_learns_above_chance(shortened_run: tuple[Path, str, float, float]) -> None:

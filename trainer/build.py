@@ -67,6 +67,7 @@ def _texts(dataset: Any) -> Iterator[str]:
     for i in range(len(dataset)):
         s = raw(i) if raw is not None else dataset[i]
         for t in s.turns:
+            yield t.role  # "user"/"assistant" are words of the chat template: one token each, not seven
             yield t.content
         for extra in (s.chosen, s.rejected):
             if extra:
