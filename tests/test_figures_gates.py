@@ -92,6 +92,10 @@ def save_tiny_model(root: Path, **overrides) -> Path:
 
 
 @pytest.mark.slow
+def _tokens_per_tile(model_dir: Path) -> int:
+    return json.loads((model_dir / "config.json").read_text())["tokens_per_tile"]
+
+
 def test_gate_usage_from_a_model_directory(tmp_path: Path) -> None:
     model_dir = save_tiny_model(tmp_path / "model")
     image = tmp_path / "shapes.png"
@@ -103,7 +107,7 @@ def test_gate_usage_from_a_model_directory(tmp_path: Path) -> None:
     assert report["layers"] == 4 and report["samples"] == 1
     by_type = report["by_type"]
     assert {"image", "question", "answer", "special"} <= set(by_type)
-    assert by_type["image"]["tokens"] == 16  # one 64-px tile of the tiny model
+    assert by_type["image"]["tokens"] == _tokens_per_tile(model_dir)  # one 64-px tile of the tiny model
     for stats in by_type.values():
         assert len(stats["mean"]) == 4 and all(0 < v < 1 for v in stats["mean"])
 
@@ -118,7 +122,7 @@ def test_gate_usage_from_a_benchmark_split(tmp_path: Path) -> None:
                            "--out", str(tmp_path / "gates.png")])
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["samples"] == 5
-    assert report["by_type"]["image"]["tokens"] == 5 * 16
+    assert report["by_type"]["image"]["tokens"] == 5 * _tokens_per_tile(model_dir)
     assert report["by_type"]["answer"]["tokens"] >= 5  # "yes"/"no" and the end-of-turn token
 
 

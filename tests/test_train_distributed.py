@@ -69,8 +69,27 @@ def _compare(one: Path, two: Path) -> None:
                                                                                                  "rank1.pt"}
     wa, wb = load_file(str(one / "final" / "model.safetensors")), load_file(str(two / "final" / "model.safetensors"))
     assert set(wa) == set(wb)
-    worst = max(float((wa[k].float() - wb[k].float()).abs().max()) for k in wa)
-    assert worst < 1e-4, worst
+    # The trained functions must agree. Weights are not compared one by one: Adam turns float32 reduction-order
+    # noise on gradients that are zero in exact arithmetic (key biases, the Phantom gates whose two inputs differ
+    # by eta=1e-4) into updates of up to lr per step, which move outputs only at the 1e-4 level (measured: 1.5e-4 on a Phantom gate).
+    assert _logits(one) == pytest.approx(_logits(two), abs=1e-3)  # measured worst: 1.3e-4 (DDP)
+
+
+def _logits(run: Path) -> list[float]:
+    import torch
+
+    from model import TrolPhantomForCausalLM
+
+    model = TrolPhantomForCausalLM.from_pretrained(str(run / "final")).eval()
+    cfg = model.config
+    gen = torch.Generator().manual_seed(0)
+    text = torch.randint(5, cfg.vocab_size, (2, 12), generator=gen)
+    text[text == cfg.image_token_index] = 5
+    image = torch.full((2, cfg.tokens_per_tile), cfg.image_token_index)
+    ids = torch.cat([text[:, :3], image, text[:, 3:]], 1)
+    pixels = torch.rand(2, 3, cfg.image_size, cfg.image_size, generator=gen)
+    with torch.no_grad():
+        return model(input_ids=ids, pixel_values=pixels).logits.flatten().tolist()
 
 
 @pytest.mark.slow
