@@ -10,16 +10,16 @@ Trains the `tiny` model (TroL + Phantom unless --plain) on freshly rendered synt
 one question per sample, and every --eval-every steps prints the mean training loss and the first-answer-token
 accuracy on 240 held-out existence questions and 240 held-out MMBench-layout questions (chance 0.5 and 0.25).
 Tasks: `red` "Is there a red object?" (nothing in the question to condition on), `colour` "Is there a <colour>
-object?", `shape` "Is there a <shape> in the image?" (2-4 of the 4 shapes are present), `pair` "Is there a <colour> <shape> in the image?" with negatives of all three POPE kinds (as the
-synthetic POPE split), `mc` MMBench-layout questions only, `mix` existence / MMBench / short-answer questions as
-the training source mixes them (--short, share of short answers). AdamW (betas 0.9/0.98, weight decay 0.01 on
-matrices), 30 warm-up steps, cosine to 0.1x, gradient clipping at 1. One thread is what docs/quickstart.md used:
+object?", `shape` "Is there a <shape> in the image?" (2-4 of the 4 shapes are present), `pair` "Is there a
+<colour> <shape> in the image?" with negatives of all three POPE kinds (as the synthetic POPE split), `mc`
+MMBench-layout questions only, `mix` existence / MMBench / short-answer questions as the training source mixes
+them (--short, share of short answers). AdamW (betas 0.9/0.98, weight decay 0.01 on matrices), 30 warm-up steps,
+cosine to 0.1x, gradient clipping at 1. One thread is what docs/quickstart.md used:
 `OMP_NUM_THREADS=1`.
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import math
 import random
 import sys
@@ -34,10 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loader.collate import Collator  # noqa: E402
 from loader.records import Sample, Turn  # noqa: E402
 from loader.synthetic import (COLOURS, LETTERS, MC_TYPES, POPE_SPLITS, POPE_SUFFIX, SHAPES, Obj,  # noqa: E402
-                              existence_question, mc_prompt, mc_question, negative, render, sample_scene, short_question)
+                              existence_question, mc_prompt, mc_question, negative, render, sample_scene,
+                              short_question)
 from model import build_model  # noqa: E402
 from model.processing import Processor  # noqa: E402
 from model.tokenizer import build_tiny_tokenizer, model_config_ids  # noqa: E402
+from trainer.overrides import parse_value  # noqa: E402
 
 
 def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float) -> tuple[str, str, list[Obj]]:
@@ -115,10 +117,7 @@ def main() -> int:
         key, sep, value = item.partition("=")
         if not sep:
             ap.error(f"--set takes FIELD=VALUE, got {item!r}")
-        try:
-            overrides[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            overrides[key] = value  # a bare string such as vision_type=clip
+        overrides[key] = parse_value(value)  # as train.py --set reads values
     model = build_model("tiny", **overrides)
     model.train()
     collate = Collator(Processor(tokenizer, model.config), 112)

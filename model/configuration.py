@@ -52,7 +52,7 @@ class TrolPhantomConfig(PretrainedConfig):
       embed_init_std: 0 keeps the stock std of the token embeddings (initializer_range); > 0 draws them from
         N(0, embed_init_std^2). From scratch at width 128, std 0.02 gives text embeddings of norm 0.23 while the
         first layer's residual update has norm ~90 (llm_init_scale=2): which word a question asks about is then
-        0.25% of the stream and question-conditioned answers never leave chance; std 1 (unit RMS, the scale the
+        0.3 % of the stream and question-conditioned answers never leave chance; std 1 (unit RMS, the scale the
         RMSNorm'ed stream has) fixes that (docs/quickstart.md, "Diagnosis").
     """
 

@@ -101,7 +101,7 @@ class TrolPhantomForCausalLM(TrolPhantomPreTrainedModel, GenerationMixin):
         self.post_init()
         if config.llm_init_scale:
             _fan_in_init(self.language_model, self.vision_proj, config.llm_init_scale)
-        if getattr(config, "embed_init_std", 0.0):
+        if config.embed_init_std:
             with torch.no_grad():
                 embed = self.get_input_embeddings()
                 nn.init.normal_(embed.weight, std=config.embed_init_std)

@@ -91,11 +91,11 @@ def save_tiny_model(root: Path, **overrides) -> Path:
     return root
 
 
-@pytest.mark.slow
 def _tokens_per_tile(model_dir: Path) -> int:
     return json.loads((model_dir / "config.json").read_text())["tokens_per_tile"]
 
 
+@pytest.mark.slow
 def test_gate_usage_from_a_model_directory(tmp_path: Path) -> None:
     model_dir = save_tiny_model(tmp_path / "model")
     image = tmp_path / "shapes.png"

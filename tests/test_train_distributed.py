@@ -71,7 +71,8 @@ def _compare(one: Path, two: Path) -> None:
     assert set(wa) == set(wb)
     # The trained functions must agree. Weights are not compared one by one: Adam turns float32 reduction-order
     # noise on gradients that are zero in exact arithmetic (key biases, the Phantom gates whose two inputs differ
-    # by eta=1e-4) into updates of up to lr per step, which move outputs only at the 1e-4 level (measured: 1.5e-4 on a Phantom gate).
+    # by eta=1e-4) into updates of up to lr per step, which move outputs only at the 1e-4 level (measured: 1.5e-4
+    # on a Phantom gate).
     assert _logits(one) == pytest.approx(_logits(two), abs=1e-3)  # measured worst: 1.3e-4 (DDP)
 
 
