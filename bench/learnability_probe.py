@@ -5,15 +5,22 @@
     python bench/learnability_probe.py --task pair --init-scale 0 --embed-std 0   # the stock initialisation
     python bench/learnability_probe.py --task mix --steps 800    # the quickstart's question mix
     python bench/learnability_probe.py --task shape --plain --set patch_size=8   # the 8-px patches of before
+    python bench/learnability_probe.py --task caption:200,pair --steps 1200 --batch 32   # a curriculum
 
 Trains the `tiny` model (TroL + Phantom unless --plain) on freshly rendered synthetic scenes (loader/synthetic.py),
 one question per sample, and every --eval-every steps prints the mean training loss and the first-answer-token
-accuracy on 240 held-out existence questions and 240 held-out MMBench-layout questions (chance 0.5 and 0.25).
+accuracy on 240 held-out questions each: existence (POPE kinds, chance 0.5), MMBench-layout (0.25), existence
+with adversarial negatives only (the binding case: a present colour with another object's present shape, 0.5)
+and retrieval ("What shape is the <colour> object?" / "What colour is the <shape>?", first token among the 10
+attribute words).
 Tasks: `red` "Is there a red object?" (nothing in the question to condition on), `colour` "Is there a <colour>
 object?", `shape` "Is there a <shape> in the image?" (2-4 of the 4 shapes are present), `pair` "Is there a
 <colour> <shape> in the image?" with negatives of all three POPE kinds (as the synthetic POPE split), `mc`
 MMBench-layout questions only, `mix` existence / MMBench / short-answer questions as the training source mixes
-them (--short, share of short answers). AdamW (betas 0.9/0.98, weight decay 0.01 on matrices), 30 warm-up steps,
+them (--short, share of short answers), `qmix` that mix with 10 % captions, `caption` / `rcaption` (the
+caption, objects in reading / random order), `short`, `ret`, `adv` / `advmix` (negatives all / 60 % adversarial),
+`rpNN` (NN % retrieval, the rest existence). A curriculum is `TASK:STEPS,TASK:STEPS,...,TASK` (the last runs to
+--steps). AdamW (betas 0.9/0.98, weight decay 0.01 on matrices), 30 warm-up steps,
 cosine to 0.1x, gradient clipping at 1. One thread is what docs/quickstart.md used:
 `OMP_NUM_THREADS=1`.
 """
@@ -34,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loader.collate import Collator  # noqa: E402
 from loader.records import Sample, Turn  # noqa: E402
 from loader.synthetic import (COLOURS, LETTERS, MC_TYPES, POPE_SPLITS, POPE_SUFFIX, SHAPES, Obj,  # noqa: E402
-                              existence_question, mc_prompt, mc_question, negative, render, sample_scene,
+                              caption, existence_question, mc_prompt, mc_question, negative, render, sample_scene,
                               short_question)
 from model import build_model  # noqa: E402
 from model.processing import Processor  # noqa: E402
@@ -47,6 +54,24 @@ def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float)
     if task == "mix":
         u = rng.random()
         task = "short" if u < short else ("pair" if u < short + (1 - short) / 2 else "mc")
+    if task == "caption":
+        return "Describe the image briefly.", caption(objs), objs
+    if task == "rcaption":  # the caption with its objects listed in random order (no reading-order shortcut)
+        order = [objs[int(k)] for k in rng.permutation(len(objs))]
+        parts = [f"a {o.colour} {o.shape} at the {o.position}" for o in order]
+        return ("Describe the image briefly.",
+                f"There are {len(objs)} shapes: " + ", ".join(parts[:-1]) + f" and {parts[-1]}.", objs)
+    if task == "qmix":  # the quickstart's mix incl. captions: 10 % captions, 18 % short, 36 % existence, 36 % MC
+        u = rng.random()
+        task = "caption" if u < 0.1 else ("short" if u < 0.28 else ("pair" if u < 0.64 else "mc"))
+        return question(task, objs, rng, short)
+    if task == "ret":  # retrieval: "What colour is the <shape>?" / "What shape is the <colour> object?"
+        target = objs[int(rng.integers(len(objs)))]
+        if rng.random() < 0.5:
+            return f"What colour is the {target.shape}?" + POPE_SUFFIX, target.colour, objs
+        return f"What shape is the {target.colour} object?" + POPE_SUFFIX, target.shape, objs
+    if task.startswith("rp"):  # rpNN: NN % retrieval questions, the rest existence
+        return question("ret" if rng.random() < int(task[2:]) / 100 else "pair", objs, rng, short)
     yes = rng.random() < 0.5
     if task == "short":
         q, a = short_question(objs, rng)
@@ -75,7 +100,12 @@ def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float)
     if yes:  # pair
         o = objs[int(rng.integers(len(objs)))]
         return existence_question(o.colour, o.shape) + POPE_SUFFIX, "Yes", objs
-    c, s = negative(objs, rng, POPE_SPLITS[int(rng.integers(3))])
+    kind = POPE_SPLITS[int(rng.integers(3))]
+    if task == "adv":
+        kind = "adversarial"
+    elif task == "advmix":
+        kind = POPE_SPLITS[int(rng.choice(3, p=[0.2, 0.2, 0.6]))]
+    c, s = negative(objs, rng, kind)
     return existence_question(c, s) + POPE_SUFFIX, "No", objs
 
 
@@ -87,7 +117,8 @@ def make_sample(task: str, rng: np.random.Generator, short: float = 0.2) -> Samp
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--task", choices=("red", "colour", "shape", "pair", "mc", "mix"), default="pair")
+    ap.add_argument("--task", default="pair",
+                    help="red, colour, shape, pair, mc, mix, caption, short, qmix; or a curriculum caption:300,mix:900")
     ap.add_argument("--short", type=float, default=0.2, help="share of short-answer questions in --task mix")
     ap.add_argument("--init-scale", type=float, default=None, help="llm_init_scale (default: the preset's)")
     ap.add_argument("--embed-std", type=float, default=None, help="embed_init_std (default: the preset's)")
@@ -97,13 +128,16 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--qk-scale", type=float, default=None, help="multiply the LLM q_proj init by this (0: uniform attention at init)")
+    ap.add_argument("--out-scale", type=float, default=None, help="multiply the LLM o_proj/down_proj init by this")
+    ap.add_argument("--wsd", action="store_true", help="warm-up, constant lr, linear decay over the last 20%% (instead of cosine)")
     ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                     help="more ModelConfig overrides, e.g. --set patch_size=8 num_layers=6")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     random.seed(args.seed)
-    words = [w for task in ("mix", "red", "colour", "shape") for _ in range(300)
+    words = [w for task in ("mix", "red", "colour", "shape", "caption") for _ in range(300)
              for t in make_sample(task, rng, 0.3).turns for w in (t.role, t.content)]
     tokenizer = build_tiny_tokenizer(words + ["Describe the image briefly."], 512)
     overrides: dict = model_config_ids(tokenizer, "tiny")
@@ -119,13 +153,26 @@ def main() -> int:
             ap.error(f"--set takes FIELD=VALUE, got {item!r}")
         overrides[key] = parse_value(value)  # as train.py --set reads values
     model = build_model("tiny", **overrides)
+    with torch.no_grad():
+        for name, mod in model.language_model.named_modules():
+            if not isinstance(mod, torch.nn.Linear) or any(t in name for t in ("trol", "xattn_", "gating_phantom")):
+                continue
+            leaf = name.rsplit(".", 1)[-1]
+            if args.qk_scale is not None and leaf == "q_proj":
+                mod.weight.mul_(args.qk_scale)
+            if args.out_scale is not None and leaf in ("o_proj", "down_proj"):
+                mod.weight.mul_(args.out_scale)
     model.train()
     collate = Collator(Processor(tokenizer, model.config), 112)
     held_out = np.random.default_rng(999)
     evals = {"existence": collate([make_sample("pair", held_out) for _ in range(240)]),
-             "mmbench": collate([make_sample("mc", held_out) for _ in range(240)])}
+             "mmbench": collate([make_sample("mc", held_out) for _ in range(240)]),
+             "adversarial": collate([make_sample("adv", held_out) for _ in range(240)]),
+             "retrieval": collate([make_sample("ret", held_out) for _ in range(240)])}
     candidates = {"existence": [tokenizer.convert_tokens_to_ids(x) for x in ("Yes", "No")],
                   "mmbench": [tokenizer.convert_tokens_to_ids(x) for x in LETTERS]}
+    candidates["adversarial"] = candidates["existence"]
+    candidates["retrieval"] = [tokenizer(w)["input_ids"][0] for w in (*COLOURS, *SHAPES)]
 
     def accuracy() -> dict[str, float]:
         model.eval()
@@ -145,13 +192,22 @@ def main() -> int:
     groups = [{"params": [p for p in model.parameters() if p.ndim >= 2], "weight_decay": 0.01},
               {"params": [p for p in model.parameters() if p.ndim < 2], "weight_decay": 0.0}]
     opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.98))
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 30) * (
-        0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
+    if args.wsd:
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 30) * min(
+            1.0, 0.1 + 0.9 * (args.steps - s) / (0.2 * args.steps)))
+    else:
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 30) * (
+            0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
     print(f"task={args.task} init_scale={model.config.llm_init_scale} embed_std={model.config.embed_init_std} "
           f"plain={args.plain} lr={args.lr} batch={args.batch} seed={args.seed}; chance: existence 0.5, mmbench 0.25")
     losses, start = [], time.time()
+    plan = []
+    for part in args.task.split(","):
+        name, _, n = part.partition(":")
+        plan += [name] * (int(n) if n else args.steps)
+    plan += [plan[-1]] * max(0, args.steps - len(plan))
     for step in range(1, args.steps + 1):
-        out = model(**collate([make_sample(args.task, rng, args.short) for _ in range(args.batch)]))
+        out = model(**collate([make_sample(plan[step - 1], rng, args.short) for _ in range(args.batch)]))
         opt.zero_grad()
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -1,7 +1,7 @@
 """`python -m loader`: the count report of a mixture, and the synthetic task.
 
     python -m loader report --root DIR --mixture phantom-2.8m [--log-file skipped.log] [--cache-dir DIR]
-    python -m loader synthetic --out DIR --seed 0 [--n-train 4000 --n-eval 100 --image-size 64]
+    python -m loader synthetic --out DIR --seed 0 [--n-train 4000 --n-eval 100 --image-size 64] [--curriculum ...]
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def _synthetic(args: argparse.Namespace) -> int:
 
     task = generate(args.out, seed=args.seed, n_train=args.n_train, n_eval=args.n_eval, image_size=args.image_size,
                     qa_per_image=args.qa_per_image, caption_prob=args.caption_prob,
-                    short_answer_prob=args.short_answer_prob, multi_turn=not args.single_turn)
+                    short_answer_prob=args.short_answer_prob, multi_turn=not args.single_turn,
+                    curriculum=args.curriculum)
     print(f"training source: {task.train_root} ({task.n_train_records} records; mixture 'synthetic')")
     print(f"evaluation root: {task.eval_root} (POPE {task.n_pope_per_split} per split, MMBench "
           f"{task.n_mmbench_questions} questions / {task.n_mmbench_rows} rows)")
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     syn.add_argument("--short-answer-prob", type=float, default=0.2,
                      help="share of training questions answered by the attribute word instead of Yes/No or a letter")
     syn.add_argument("--single-turn", action="store_true", help="one record per question instead of per image")
+    syn.add_argument("--curriculum", help="phases of single-turn records in order, e.g. "
+                     "'caption:4800,existence:17600,mix:16000' (kinds: caption, existence, short, mc, mix); train "
+                     "on it with --set data.shuffle=false")
     syn.set_defaults(func=_synthetic)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

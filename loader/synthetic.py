@@ -187,6 +187,38 @@ def short_question(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]
     return f"What is at the {where}?", f"a {here[0].colour} {here[0].shape}" if here else "nothing"
 
 
+CURRICULUM_KINDS = ("caption", "existence", "short", "mc", "mix")
+
+
+def parse_curriculum(spec: str) -> list[tuple[str, int]]:
+    """ "caption:4800,existence:17600,mix:16000" -> [(kind, n_records), ...] (kinds: CURRICULUM_KINDS)."""
+    phases = []
+    for part in (p.strip() for p in spec.split(",")):
+        kind, sep, count = part.partition(":")
+        if kind not in CURRICULUM_KINDS or not sep or not count.isdigit() or int(count) < 1:
+            raise ValueError(f"curriculum phase {part!r}: write KIND:N_RECORDS with KIND one of {CURRICULUM_KINDS} "
+                             f"and N_RECORDS >= 1, phases separated by commas (e.g. 'caption:4800,mix:16000')")
+        phases.append((kind, int(count)))
+    if not phases:
+        raise ValueError("empty curriculum; e.g. 'caption:4800,existence:17600,mix:16000'")
+    return phases
+
+
+def _existence_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
+    """Balanced yes/no existence question, negatives of all three POPE kinds."""
+    if rng.random() < 0.5:
+        o = objs[int(rng.integers(len(objs)))]
+        return existence_question(o.colour, o.shape) + POPE_SUFFIX, "Yes"
+    c, s = negative(objs, rng, POPE_SPLITS[int(rng.integers(3))])
+    return existence_question(c, s) + POPE_SUFFIX, "No"
+
+
+def _mc_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
+    qtype = MC_TYPES[int(rng.integers(len(MC_TYPES)))]
+    q, options, ans = mc_question(objs, rng, qtype, int(rng.integers(4)))
+    return mc_prompt(q, options), LETTERS[ans]
+
+
 def _train_turns(objs: list[Obj], rng: np.random.Generator, n_qa: int, caption_prob: float,
                  short_answer_prob: float) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
@@ -197,39 +229,65 @@ def _train_turns(objs: list[Obj], rng: np.random.Generator, n_qa: int, caption_p
             q, a = short_question(objs, rng)
             pairs.append((q + POPE_SUFFIX, a))
         elif u < short_answer_prob + (1 - short_answer_prob) / 2:
-            # existence, balanced yes/no, negatives of all three POPE kinds
-            if rng.random() < 0.5:
-                o = objs[int(rng.integers(len(objs)))]
-                pairs.append((existence_question(o.colour, o.shape) + POPE_SUFFIX, "Yes"))
-            else:
-                c, s = negative(objs, rng, POPE_SPLITS[int(rng.integers(3))])
-                pairs.append((existence_question(c, s) + POPE_SUFFIX, "No"))
+            pairs.append(_existence_turn(objs, rng))
         else:
-            qtype = MC_TYPES[int(rng.integers(len(MC_TYPES)))]
-            q, options, ans = mc_question(objs, rng, qtype, int(rng.integers(4)))
-            pairs.append((mc_prompt(q, options), LETTERS[ans]))
+            pairs.append(_mc_turn(objs, rng))
     if with_caption:
         # Last, so that no question can be answered by copying from a caption earlier in the conversation.
         pairs.append(("Describe the image briefly.", caption(objs)))
     return pairs
 
 
+def _curriculum_turn(kind: str, objs: list[Obj], rng: np.random.Generator, qa_per_image: int, caption_prob: float,
+                     short_answer_prob: float) -> tuple[str, str]:
+    """One single-turn record of a curriculum phase; "mix" draws from the same distribution as the default
+    source (a caption with probability caption_prob / (qa_per_image + caption_prob), else one question)."""
+    if kind == "mix":
+        if rng.random() < caption_prob / (qa_per_image + caption_prob):
+            kind = "caption"
+        else:
+            return _train_turns(objs, rng, 1, 0.0, short_answer_prob)[0]
+    if kind == "caption":
+        return "Describe the image briefly.", caption(objs)
+    if kind == "existence":
+        return _existence_turn(objs, rng)
+    if kind == "short":
+        q, a = short_question(objs, rng)
+        return q + POPE_SUFFIX, a
+    return _mc_turn(objs, rng)
+
+
+def _record(rel: str, record_id: str, conv: list[tuple[str, str]]) -> dict[str, Any]:
+    turns = []
+    for k, (q, a) in enumerate(conv):
+        turns += [{"from": "human", "value": ("<image>\n" + q) if k == 0 else q}, {"from": "gpt", "value": a}]
+    return {"id": record_id, "image": rel, "conversations": turns}
+
+
 def _write_train(root: Path, rng: np.random.Generator, n_train: int, image_size: int, qa_per_image: int,
-                 caption_prob: float, short_answer_prob: float, multi_turn: bool) -> int:
+                 caption_prob: float, short_answer_prob: float, multi_turn: bool,
+                 curriculum: list[tuple[str, int]] | None = None) -> int:
     (root / "synthetic" / "train").mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
+    scenes = []
     for i in range(n_train):
         objs = sample_scene(rng)
+        scenes.append(objs)
         rel = f"synthetic/train/{i:06d}.jpg"
         (root / rel).write_bytes(jpeg_bytes(render(objs, rng, image_size)))
+        if curriculum:
+            continue
         pairs = _train_turns(objs, rng, qa_per_image, caption_prob, short_answer_prob)
         groups = [pairs] if multi_turn else [[p] for p in pairs]
         for g, conv in enumerate(groups):
-            turns = []
-            for k, (q, a) in enumerate(conv):
-                turns += [{"from": "human", "value": ("<image>\n" + q) if k == 0 else q}, {"from": "gpt", "value": a}]
-            records.append({"id": f"synthetic_{i:06d}" + ("" if multi_turn else f"_{g}"), "image": rel,
-                            "conversations": turns})
+            records.append(_record(rel, f"synthetic_{i:06d}" + ("" if multi_turn else f"_{g}"), conv))
+    # A curriculum: phase after phase, each record a single question about an image drawn from the pool, in the
+    # order a run with data.shuffle=false reads them.
+    for kind, count in curriculum or []:
+        for _ in range(count):
+            i = int(rng.integers(n_train))
+            conv = [_curriculum_turn(kind, scenes[i], rng, qa_per_image, caption_prob, short_answer_prob)]
+            records.append(_record(f"synthetic/train/{i:06d}.jpg", f"synthetic_{len(records):07d}_{kind}", conv))
     # A JSON array like the real file, one record per line (readable, and the index scanner's usual case).
     (root / TRAIN_FILE).write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n", encoding="utf-8")
     return len(records)
@@ -282,7 +340,8 @@ def _write_mmbench(root: Path, rng: np.random.Generator, scenes: list[list[Obj]]
 
 def generate(root: str | Path, seed: int = 0, n_train: int = 4000, n_eval: int = 100, image_size: int = 64,
              qa_per_image: int = 6, caption_prob: float = 0.5, short_answer_prob: float = 0.2,
-             multi_turn: bool = True, pope_yes_per_image: int = 2, circular: bool = True) -> SyntheticTask:
+             multi_turn: bool = True, pope_yes_per_image: int = 2, circular: bool = True,
+             curriculum: str | None = None) -> SyntheticTask:
     """Write the synthetic task under `root` (see the module docstring); deterministic from `seed`.
 
     `n_train` training images (each one conversation of `qa_per_image` questions, plus a caption turn with
@@ -290,13 +349,19 @@ def generate(root: str | Path, seed: int = 0, n_train: int = 4000, n_eval: int =
     `short_answer_prob` of the questions is asked for a word/phrase answer instead of Yes/No or a letter;
     `n_eval` evaluation images for POPE and as many MMBench questions (x4 rows when
     `circular`). Images are `image_size` pixels square.
+
+    `curriculum` ("caption:4800,existence:17600,mix:16000", see `parse_curriculum`) writes, instead, phase after
+    phase the given numbers of single-turn records about images drawn from the `n_train` pictures: captions,
+    existence questions, short answers, MMBench-layout questions, or "mix" (the default source's distribution).
+    Train on it with `data.shuffle=false` to see the phases in order.
     """
+    phases = parse_curriculum(curriculum) if curriculum else None
     root = Path(root)
     if image_size < 16:
         raise ValueError(f"image_size={image_size} is too small to draw four shapes; use 16 or more")
     train_root, eval_root = root / "train", root / "eval"
     n_records = _write_train(train_root, np.random.default_rng([seed, 0]), n_train, image_size, qa_per_image,
-                             caption_prob, short_answer_prob, multi_turn)
+                             caption_prob, short_answer_prob, multi_turn, phases)
     rng = np.random.default_rng([seed, 1])
     pope_scenes = [sample_scene(rng) for _ in range(n_eval)]
     (eval_root / "coco2014" / "val2014").mkdir(parents=True, exist_ok=True)
@@ -311,7 +376,7 @@ def generate(root: str | Path, seed: int = 0, n_train: int = 4000, n_eval: int =
     task = SyntheticTask(root, train_root, eval_root, n_records, n_pope, n_q, n_rows)
     manifest = {"seed": seed, "n_train": n_train, "n_eval": n_eval, "image_size": image_size,
                 "qa_per_image": qa_per_image, "caption_prob": caption_prob, "short_answer_prob": short_answer_prob,
-                "multi_turn": multi_turn,
+                "multi_turn": multi_turn, "curriculum": curriculum,
                 "pope_yes_per_image": pope_yes_per_image, "circular": circular,
                 **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(task).items() if k != "root"}}
     manifest = {k: (str(Path(v).relative_to(root)) if k.endswith("_root") else v) for k, v in manifest.items()}

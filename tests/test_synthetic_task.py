@@ -217,3 +217,39 @@ def test_pope_negative_kinds(task):
                 assert not colour_there and shape_there
             else:
                 assert colour_there and shape_there
+
+
+def test_curriculum_writes_its_phases_in_order(tmp_path):
+    from loader.curriculum import build_curriculum
+
+    t = generate(tmp_path / "cur", seed=3, n_train=12, n_eval=4, curriculum="caption:5,existence:40,mix:30")
+    ds = build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+    assert len(ds) == t.n_train_records == 75
+    kinds = []
+    for i in range(len(ds)):
+        s = ds[i]
+        assert len(s.turns) == 2 and s.turns[0].content.startswith("<image>\n")
+        text, answer = s.turns[0].content.removeprefix("<image>\n"), s.turns[1].content
+        objs = detect(s.images[0])
+        if text == "Describe the image briefly.":
+            assert answer.startswith(f"There are {len(objs)} shapes")
+            kinds.append("caption")
+        elif text.startswith("Is there"):
+            m = re.fullmatch(r"Is there a (\w+) (\w+) in the image\?", text[: -len(POPE_SUFFIX)])
+            assert (answer == "Yes") == ((m[1], m[2]) in objs)
+            kinds.append("existence")
+        else:
+            kinds.append("other")
+    assert kinds[:5] == ["caption"] * 5 and kinds[5:45] == ["existence"] * 40
+    assert "other" in kinds[45:] and "existence" in kinds[45:]
+    assert set(kinds[45:]) <= {"caption", "existence", "other"}
+    manifest = json.loads((t.root / "synthetic.json").read_text())
+    assert manifest["curriculum"] == "caption:5,existence:40,mix:30"
+
+
+@pytest.mark.parametrize("spec", ["caption", "caption:0", "pictures:5", "caption:5,,mix:3", ""])
+def test_curriculum_spec_errors_say_how_to_write_it(tmp_path, spec):
+    from loader.synthetic import parse_curriculum
+
+    with pytest.raises(ValueError, match="KIND:N_RECORDS|empty curriculum"):
+        parse_curriculum(spec)

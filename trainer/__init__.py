@@ -112,7 +112,7 @@ def run(cfg: TrainConfig, resume: bool = False,
     # one sampler batch = one optimizer step of this rank, so that micro-batching and the number of ranks do not
     # change which samples a step sees (gradient accumulation and data parallelism are then exact rewrites)
     sampler = ResumableBatchSampler(len(p.samples), cfg.micro_batch_size * cfg.grad_accum, rank=strategy.rank,
-                                    world_size=strategy.world_size, seed=cfg.seed,
+                                    world_size=strategy.world_size, seed=cfg.seed, shuffle=cfg.data.shuffle,
                                     lengths=p.lengths if cfg.data.group_by_length else None,
                                     text_only=p.text_only if cfg.data.group_by_length else None, drop_last=True)
     stream = MicroBatchStream(p.samples, p.collate, sampler, micro_batch_size=cfg.micro_batch_size,

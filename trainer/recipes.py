@@ -65,6 +65,9 @@ class DataSettings:
     max_length: int = 256
     num_workers: int = 0
     group_by_length: bool = False
+    # False: read the records in file order, every epoch (a curriculum written in order, e.g. the quickstart's
+    # `python -m loader synthetic --curriculum ...`); True: a fresh seeded permutation per epoch
+    shuffle: bool = True
 
 
 @dataclass
