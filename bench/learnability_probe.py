@@ -128,9 +128,11 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--qk-scale", type=float, default=None, help="multiply the LLM q_proj init by this (0: uniform attention at init)")
+    ap.add_argument("--qk-scale", type=float, default=None,
+                    help="multiply the LLM q_proj init by this (0: uniform attention at init)")
     ap.add_argument("--out-scale", type=float, default=None, help="multiply the LLM o_proj/down_proj init by this")
-    ap.add_argument("--wsd", action="store_true", help="warm-up, constant lr, linear decay over the last 20%% (instead of cosine)")
+    ap.add_argument("--wsd", action="store_true",
+                    help="warm-up, constant lr, linear decay over the last 20%% (instead of cosine)")
     ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                     help="more ModelConfig overrides, e.g. --set patch_size=8 num_layers=6")
     args = ap.parse_args()
