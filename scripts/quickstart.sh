@@ -27,7 +27,7 @@ case "${1:-}" in
   "") ;;
   --plain) MODE=plain ;;
   --compare) MODE=compare ;;
-  -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
   *) echo "quickstart: unknown argument '$1' (use --plain, --compare or nothing)" >&2; exit 2 ;;
 esac
 
