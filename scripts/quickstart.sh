@@ -12,7 +12,7 @@
 # Environment knobs (defaults are the tuned, measured recipe; see docs/quickstart.md):
 #   QUICKSTART_OUT=runs/quickstart   where data, runs and results go
 #   QUICKSTART_STEPS, QUICKSTART_N_TRAIN, QUICKSTART_N_EVAL, QUICKSTART_BATCH, QUICKSTART_LR
-#   QUICKSTART_CURRICULUM="caption:12,existence:46,mix:42"   phases in percent of the steps, read in order
+#   QUICKSTART_CURRICULUM="caption:12,existence:68,mix:20"   phases in percent of the steps, read in order
 #   QUICKSTART_SET="key=value ..."   extra train.py --set overrides (appended last, so they win)
 #   QUICKSTART_SKIP_SETUP=1          use the current .venv as is
 #   QUICKSTART_FIGURES=figures       where the figures go ("" to skip them)
@@ -39,7 +39,7 @@ BATCH=${QUICKSTART_BATCH:-32}
 LR=${QUICKSTART_LR:-1e-3}
 # The curriculum, in shares of the steps (percent): captions, then existence questions, then the full mix
 # (docs/quickstart.md: the existence question leaves chance sooner after captions and on its own than in the mix).
-CURRICULUM=${QUICKSTART_CURRICULUM:-"caption:12,existence:46,mix:42"}
+CURRICULUM=${QUICKSTART_CURRICULUM:-"caption:12,existence:68,mix:20"}
 TUNED=(
   "lr=$LR" "min_lr=1e-5" "warmup_steps=30" "micro_batch_size=$BATCH" "grad_accum=1"
   "data.max_length=96" "data.shuffle=false" "tracker=none" "save_every=0"
