@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loader.collate import Collator  # noqa: E402
 from loader.records import Sample, Turn  # noqa: E402
-from loader.synthetic import (COLOURS, LETTERS, MC_TYPES, POPE_SPLITS, POPE_SUFFIX, SHAPES, Obj,  # noqa: E402
-                              caption, existence_question, mc_prompt, mc_question, negative, render, sample_scene,
-                              short_question)
+from loader.synthetic import (COLOURS, LETTERS, POPE_SPLITS, POPE_SUFFIX, SHAPES, Obj, caption,  # noqa: E402
+                              existence_question, mc_turn, negative, render, sample_scene, short_turn)
 from model import build_model  # noqa: E402
+from model.vlm import backbone_linears  # noqa: E402
 from model.processing import Processor  # noqa: E402
 from model.tokenizer import build_tiny_tokenizer, model_config_ids  # noqa: E402
 from trainer.overrides import parse_value  # noqa: E402
@@ -57,10 +57,7 @@ def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float)
     if task == "caption":
         return "Describe the image briefly.", caption(objs), objs
     if task == "rcaption":  # the caption with its objects listed in random order (no reading-order shortcut)
-        order = [objs[int(k)] for k in rng.permutation(len(objs))]
-        parts = [f"a {o.colour} {o.shape} at the {o.position}" for o in order]
-        return ("Describe the image briefly.",
-                f"There are {len(objs)} shapes: " + ", ".join(parts[:-1]) + f" and {parts[-1]}.", objs)
+        return "Describe the image briefly.", caption(objs, order_rng=rng), objs
     if task == "qmix":  # the quickstart's mix incl. captions: 10 % captions, 18 % short, 36 % existence, 36 % MC
         u = rng.random()
         task = "caption" if u < 0.1 else ("short" if u < 0.28 else ("pair" if u < 0.64 else "mc"))
@@ -74,11 +71,9 @@ def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float)
         return question("ret" if rng.random() < int(task[2:]) / 100 else "pair", objs, rng, short)
     yes = rng.random() < 0.5
     if task == "short":
-        q, a = short_question(objs, rng)
-        return q + POPE_SUFFIX, a, objs
+        return (*short_turn(objs, rng), objs)
     if task == "mc":
-        q, options, ans = mc_question(objs, rng, MC_TYPES[int(rng.integers(len(MC_TYPES)))], int(rng.integers(4)))
-        return mc_prompt(q, options), LETTERS[ans], objs
+        return (*mc_turn(objs, rng), objs)
     if task == "red":
         absent = [c for c in COLOURS if c not in {o.colour for o in objs}]
         swap = "red" if yes else absent[int(rng.integers(len(absent)))]
@@ -156,9 +151,7 @@ def main() -> int:
         overrides[key] = parse_value(value)  # as train.py --set reads values
     model = build_model("tiny", **overrides)
     with torch.no_grad():
-        for name, mod in model.language_model.named_modules():
-            if not isinstance(mod, torch.nn.Linear) or any(t in name for t in ("trol", "xattn_", "gating_phantom")):
-                continue
+        for name, mod in backbone_linears(model.language_model):
             leaf = name.rsplit(".", 1)[-1]
             if args.qk_scale is not None and leaf == "q_proj":
                 mod.weight.mul_(args.qk_scale)

@@ -114,10 +114,14 @@ def jpeg_bytes(img: "Image.Image") -> bytes:
     return buf.getvalue()
 
 
-def caption(objs: list[Obj]) -> str:
-    """The caption turn's answer: every shape with its colour and quadrant, in reading order."""
-    parts = [f"a {o.colour} {o.shape} at the {o.position}" for o in sorted(objs, key=lambda o: POSITIONS.index(
-        o.position))]
+def caption(objs: list[Obj], order_rng: np.random.Generator | None = None) -> str:
+    """The caption turn's answer: every shape with its colour and quadrant, in reading order (in a random order
+    drawn from `order_rng` when given)."""
+    if order_rng is None:
+        order = sorted(objs, key=lambda o: POSITIONS.index(o.position))
+    else:
+        order = [objs[int(k)] for k in order_rng.permutation(len(objs))]
+    parts = [f"a {o.colour} {o.shape} at the {o.position}" for o in order]
     listed = ", ".join(parts[:-1]) + f" and {parts[-1]}"
     return f"There are {len(objs)} shapes: {listed}."
 
@@ -204,7 +208,13 @@ def parse_curriculum(spec: str) -> list[tuple[str, int]]:
     return phases
 
 
-def _existence_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
+def short_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
+    """A short-answer question (with the POPE suffix) and its word/phrase answer."""
+    q, a = short_question(objs, rng)
+    return q + POPE_SUFFIX, a
+
+
+def existence_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
     """Balanced yes/no existence question, negatives of all three POPE kinds."""
     if rng.random() < 0.5:
         o = objs[int(rng.integers(len(objs)))]
@@ -213,7 +223,8 @@ def _existence_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str
     return existence_question(c, s) + POPE_SUFFIX, "No"
 
 
-def _mc_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
+def mc_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
+    """An MMBench-layout question of a random type with the right option at a random letter, and its letter."""
     qtype = MC_TYPES[int(rng.integers(len(MC_TYPES)))]
     q, options, ans = mc_question(objs, rng, qtype, int(rng.integers(4)))
     return mc_prompt(q, options), LETTERS[ans]
@@ -226,12 +237,11 @@ def _train_turns(objs: list[Obj], rng: np.random.Generator, n_qa: int, caption_p
     for _ in range(n_qa):
         u = rng.random()
         if u < short_answer_prob:
-            q, a = short_question(objs, rng)
-            pairs.append((q + POPE_SUFFIX, a))
+            pairs.append(short_turn(objs, rng))
         elif u < short_answer_prob + (1 - short_answer_prob) / 2:
-            pairs.append(_existence_turn(objs, rng))
+            pairs.append(existence_turn(objs, rng))
         else:
-            pairs.append(_mc_turn(objs, rng))
+            pairs.append(mc_turn(objs, rng))
     if with_caption:
         # Last, so that no question can be answered by copying from a caption earlier in the conversation.
         pairs.append(("Describe the image briefly.", caption(objs)))
@@ -250,11 +260,10 @@ def _curriculum_turn(kind: str, objs: list[Obj], rng: np.random.Generator, qa_pe
     if kind == "caption":
         return "Describe the image briefly.", caption(objs)
     if kind == "existence":
-        return _existence_turn(objs, rng)
+        return existence_turn(objs, rng)
     if kind == "short":
-        q, a = short_question(objs, rng)
-        return q + POPE_SUFFIX, a
-    return _mc_turn(objs, rng)
+        return short_turn(objs, rng)
+    return mc_turn(objs, rng)
 
 
 def _record(rel: str, record_id: str, conv: list[tuple[str, str]]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 import inspect
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -59,16 +59,23 @@ class TrolPhantomPreTrainedModel(PreTrainedModel):
             nn.init.zeros_(module.bias)
 
 
+def backbone_linears(language_model: nn.Module) -> Iterator[tuple[str, nn.Linear]]:
+    """(name, module) of the stock backbone's own linear layers: not the LM head, not the TroL and Phantom
+    additions."""
+    head = language_model.get_output_embeddings()
+    for name, module in language_model.named_modules():
+        added = any(tag in name for tag in ("trol", "xattn_", "gating_phantom"))
+        if isinstance(module, nn.Linear) and module is not head and not added:
+            yield name, module
+
+
 @torch.no_grad()
 def _fan_in_init(language_model: nn.Module, projector: nn.Module, scale: float) -> None:
     """Draw the backbone's own linear weights from N(0, scale / sqrt(fan_in)) and the projector's from
     N(0, 1 / sqrt(fan_in)) (see `llm_init_scale`); the LM head and the TroL and Phantom modules keep the standard
     initialisation."""
-    head = language_model.get_output_embeddings()
-    for name, module in language_model.named_modules():
-        added = any(tag in name for tag in ("trol", "xattn_", "gating_phantom"))
-        if isinstance(module, nn.Linear) and module is not head and not added:
-            nn.init.normal_(module.weight, std=scale / math.sqrt(module.in_features))
+    for _, module in backbone_linears(language_model):
+        nn.init.normal_(module.weight, std=scale / math.sqrt(module.in_features))
     for module in projector.modules():
         if isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, std=1 / math.sqrt(module.in_features))

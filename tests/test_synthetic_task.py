@@ -242,7 +242,6 @@ def test_curriculum_writes_its_phases_in_order(tmp_path):
             kinds.append("other")
     assert kinds[:5] == ["caption"] * 5 and kinds[5:45] == ["existence"] * 40
     assert "other" in kinds[45:] and "existence" in kinds[45:]
-    assert set(kinds[45:]) <= {"caption", "existence", "other"}
     manifest = json.loads((t.root / "synthetic.json").read_text())
     assert manifest["curriculum"] == "caption:5,existence:40,mix:30"
 
