@@ -6,6 +6,7 @@
     python bench/learnability_probe.py --task mix --steps 800    # the quickstart's question mix
     python bench/learnability_probe.py --task shape --plain --set patch_size=8   # the 8-px patches of before
     python bench/learnability_probe.py --task caption:200,pair --steps 1200 --batch 32   # a curriculum
+    python bench/learnability_probe.py --vision-pretrain 300 --task ret:600,rp30 --steps 1400   # the binding recipe
 
 Trains the `tiny` model (TroL + Phantom unless --plain) on freshly rendered synthetic scenes (loader/synthetic.py),
 one question per sample, and every --eval-every steps prints the mean training loss and the first-answer-token
@@ -19,8 +20,11 @@ object?", `shape` "Is there a <shape> in the image?" (2-4 of the 4 shapes are pr
 MMBench-layout questions only, `mix` existence / MMBench / short-answer questions as the training source mixes
 them (--short, share of short answers), `qmix` that mix with 10 % captions, `caption` / `rcaption` (the
 caption, objects in reading / random order), `short`, `ret`, `adv` / `advmix` (negatives all / 60 % adversarial),
-`rpNN` (NN % retrieval, the rest existence). A curriculum is `TASK:STEPS,TASK:STEPS,...,TASK` (the last runs to
---steps). AdamW (betas 0.9/0.98, weight decay 0.01 on matrices), 30 warm-up steps,
+`rpNN` (NN % retrieval, the rest existence); `text-TASK` asks TASK's question about the scene written as text
+(its caption in the prompt, no image: the language model alone). A curriculum is `TASK:STEPS,TASK:STEPS,...,TASK`
+(the last runs to --steps). `--vision-pretrain STEPS` first runs `trainer.vision_pretrain` on a pool of fresh
+scenes (docs/quickstart.md, "Diagnosis" 5); `--question-first` puts the image after the question.
+AdamW (betas 0.9/0.98, weight decay 0.01 on matrices), 30 warm-up steps,
 cosine to 0.1x, gradient clipping at 1. One thread is what docs/quickstart.md used:
 `OMP_NUM_THREADS=1`.
 """
@@ -41,12 +45,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loader.collate import Collator  # noqa: E402
 from loader.records import Sample, Turn  # noqa: E402
 from loader.synthetic import (COLOURS, LETTERS, POPE_SPLITS, POPE_SUFFIX, SHAPES, Obj, caption,  # noqa: E402
-                              existence_question, mc_turn, negative, render, sample_scene, short_turn)
+                              existence_question, mc_turn, negative, render, retrieval_turn, sample_scene,
+                              short_turn)
 from model import build_model  # noqa: E402
 from model.vlm import backbone_linears  # noqa: E402
 from model.processing import Processor  # noqa: E402
 from model.tokenizer import build_tiny_tokenizer, model_config_ids  # noqa: E402
 from trainer.overrides import parse_value  # noqa: E402
+from trainer.vision_pretrain import pretrain_vision  # noqa: E402
 
 
 def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float) -> tuple[str, str, list[Obj]]:
@@ -63,10 +69,7 @@ def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float)
         task = "caption" if u < 0.1 else ("short" if u < 0.28 else ("pair" if u < 0.64 else "mc"))
         return question(task, objs, rng, short)
     if task == "ret":  # retrieval: "What colour is the <shape>?" / "What shape is the <colour> object?"
-        target = objs[int(rng.integers(len(objs)))]
-        if rng.random() < 0.5:
-            return f"What colour is the {target.shape}?" + POPE_SUFFIX, target.colour, objs
-        return f"What shape is the {target.colour} object?" + POPE_SUFFIX, target.shape, objs
+        return (*retrieval_turn(objs, rng), objs)
     if task.startswith("rp"):  # rpNN: NN % retrieval questions, the rest existence
         return question("ret" if rng.random() < int(task[2:]) / 100 else "pair", objs, rng, short)
     yes = rng.random() < 0.5
@@ -104,9 +107,19 @@ def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float)
     return existence_question(c, s) + POPE_SUFFIX, "No", objs
 
 
+QUESTION_FIRST = False  # --question-first: the image placeholder after the question
+
+
 def make_sample(task: str, rng: np.random.Generator, short: float = 0.2) -> Sample:
+    if task.startswith("text-"):  # the same question about a scene written as text (no image): the LLM alone
+        objs = sample_scene(rng)
+        q, a, objs = question(task[5:], objs, rng, short)
+        scene = caption(objs)
+        return Sample(id="probe", source="probe", turns=[Turn("user", scene + "\n" + q), Turn("assistant", a)],
+                      images=[])
     q, a, objs = question(task, sample_scene(rng), rng, short)
-    return Sample(id="probe", source="probe", turns=[Turn("user", "<image>\n" + q), Turn("assistant", a)],
+    user = q + "\n<image>" if QUESTION_FIRST else "<image>\n" + q
+    return Sample(id="probe", source="probe", turns=[Turn("user", user), Turn("assistant", a)],
                   images=[render(objs, rng, 64)])
 
 
@@ -128,9 +141,15 @@ def main() -> int:
     ap.add_argument("--out-scale", type=float, default=None, help="multiply the LLM o_proj/down_proj init by this")
     ap.add_argument("--wsd", action="store_true",
                     help="warm-up, constant lr, linear decay over the last 20%% (instead of cosine)")
+    ap.add_argument("--vision-pretrain", type=int, default=0, metavar="STEPS",
+                    help="first train the vision tower + projector alone for STEPS steps on per-quadrant colour / "
+                         "shape / colour-shape labels (linear heads on the 4 image tokens, dropped afterwards)")
+    ap.add_argument("--question-first", action="store_true", help="put the image after the question")
     ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                     help="more ModelConfig overrides, e.g. --set patch_size=8 num_layers=6")
     args = ap.parse_args()
+    global QUESTION_FIRST
+    QUESTION_FIRST = args.question_first
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     random.seed(args.seed)
@@ -184,6 +203,12 @@ def main() -> int:
         model.train()
         return res
 
+    if args.vision_pretrain:  # a pool of fresh scenes as large as the steps draw, as trainer.run would on the task
+        pool_rng = np.random.default_rng(args.seed + 1)
+        pool = [(render(objs, pool_rng, 64), objs) for objs in
+                (sample_scene(pool_rng) for _ in range(args.vision_pretrain * args.batch))]
+        print(pretrain_vision(model, collate.processor, pool, args.vision_pretrain, batch_size=args.batch,
+                              seed=args.seed, progress=False))
     groups = [{"params": [p for p in model.parameters() if p.ndim >= 2], "weight_decay": 0.01},
               {"params": [p for p in model.parameters() if p.ndim < 2], "weight_decay": 0.0}]
     opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.98))

@@ -4,7 +4,9 @@ shape, count, position and existence, written to disk in the real layouts.
 `generate(root, seed)` writes, deterministically from `seed`:
 
 * ``root/train/``: a ShareGPT4V-format source (`sharegpt4v_mix665k_cap23k_coco-ap9k_lcs3k_sam9k_div2k.json`, read
-  by `loader.sources.sharegpt4v_instruction`, mixture ``"synthetic"``) with images under `synthetic/train/`;
+  by `loader.sources.sharegpt4v_instruction`, mixture ``"synthetic"``) with images under `synthetic/train/`, and
+  `synthetic_scenes.jsonl`, the objects of every training image (`read_scenes`; labels for
+  `trainer.vision_pretrain`);
 * ``root/eval/`` (an `Evaluation_Dataset_Path`): POPE (`POPE/coco_pope_{random,popular,adversarial}.json`, images in
   `coco2014/val2014/`) and MMBench dev (`MMBench/mmbench_dev_20230712.tsv`, base64 images, circular copies at
   ``index + k * 1_000_000``) with exactly the files and fields of the eval fixtures.
@@ -41,6 +43,7 @@ LETTERS = "ABCD"
 POPE_SUFFIX = "\nAnswer the question using a single word or phrase."
 MC_SUFFIX = "\nAnswer with the option's letter from the given choices directly."
 TRAIN_FILE = "sharegpt4v_mix665k_cap23k_coco-ap9k_lcs3k_sam9k_div2k.json"
+SCENES_FILE = "synthetic_scenes.jsonl"  # beside TRAIN_FILE: the objects of every training image
 POPE_SPLITS = ("random", "popular", "adversarial")
 # MMBench category / l2-category per question type (names from the MMBench taxonomy, as in the eval fixture).
 MC_CATEGORY = {"colour": ("attribute_recognition", "finegrained_perception (instance-level)"),
@@ -191,27 +194,58 @@ def short_question(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]
     return f"What is at the {where}?", f"a {here[0].colour} {here[0].shape}" if here else "nothing"
 
 
-CURRICULUM_KINDS = ("caption", "existence", "short", "mc", "mix")
+CURRICULUM_KINDS = ("caption", "retrieval", "existence", "short", "mc", "mix")
+
+
+def _phase_error(part: str) -> ValueError:
+    return ValueError(f"curriculum phase {part!r}: write KIND:N_RECORDS with KIND one of {CURRICULUM_KINDS} (or a "
+                      f"weighted mix such as existence*70+retrieval*30) and N_RECORDS >= 1, phases separated by "
+                      f"commas (e.g. 'caption:4800,mix:16000')")
 
 
 def parse_curriculum(spec: str) -> list[tuple[str, int]]:
-    """ "caption:4800,existence:17600,mix:16000" -> [(kind, n_records), ...] (kinds: CURRICULUM_KINDS)."""
+    """ "caption:4800,existence:17600,mix:16000" -> [(kind, n_records), ...] (kinds: CURRICULUM_KINDS). A phase may
+    mix kinds record by record: "existence*70+retrieval*30:8000" (weights, default 1; see `phase_kinds`)."""
     phases = []
     for part in (p.strip() for p in spec.split(",")):
         kind, sep, count = part.partition(":")
-        if kind not in CURRICULUM_KINDS or not sep or not count.isdigit() or int(count) < 1:
-            raise ValueError(f"curriculum phase {part!r}: write KIND:N_RECORDS with KIND one of {CURRICULUM_KINDS} "
-                             f"and N_RECORDS >= 1, phases separated by commas (e.g. 'caption:4800,mix:16000')")
+        if not sep or not count.isdigit() or int(count) < 1:
+            raise _phase_error(part)
+        phase_kinds(kind, part)
         phases.append((kind, int(count)))
     if not phases:
         raise ValueError("empty curriculum; e.g. 'caption:4800,existence:17600,mix:16000'")
     return phases
 
 
+def phase_kinds(kind: str, part: str | None = None) -> tuple[list[str], list[float]]:
+    """ "existence*70+retrieval*30" -> (["existence", "retrieval"], [0.7, 0.3]); "caption" -> (["caption"], [1.0])."""
+    names, weights = [], []
+    for item in kind.split("+"):
+        name, star, weight = item.partition("*")
+        ok = name in CURRICULUM_KINDS and (not star or weight.replace(".", "", 1).isdigit())
+        if not ok or (star and float(weight) <= 0):
+            raise _phase_error(part or kind)
+        names.append(name)
+        weights.append(float(weight) if star else 1.0)
+    total = sum(weights)
+    return names, [w / total for w in weights]
+
+
 def short_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
     """A short-answer question (with the POPE suffix) and its word/phrase answer."""
     q, a = short_question(objs, rng)
     return q + POPE_SUFFIX, a
+
+
+def retrieval_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
+    """ "What colour is the <shape>?" or "What shape is the <colour> object?" (with the POPE suffix): one object
+    found by one attribute, the other attribute read off it. A curriculum phase of these before the existence
+    questions is what lets the tiny model bind colour and shape (docs/quickstart.md, "Diagnosis" 5)."""
+    target = objs[int(rng.integers(len(objs)))]
+    if rng.random() < 0.5:
+        return f"What colour is the {target.shape}?" + POPE_SUFFIX, target.colour
+    return f"What shape is the {target.colour} object?" + POPE_SUFFIX, target.shape
 
 
 def existence_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
@@ -261,6 +295,8 @@ def _curriculum_turn(kind: str, objs: list[Obj], rng: np.random.Generator, qa_pe
         return "Describe the image briefly.", caption(objs)
     if kind == "existence":
         return existence_turn(objs, rng)
+    if kind == "retrieval":
+        return retrieval_turn(objs, rng)
     if kind == "short":
         return short_turn(objs, rng)
     return mc_turn(objs, rng)
@@ -292,11 +328,17 @@ def _write_train(root: Path, rng: np.random.Generator, n_train: int, image_size:
             records.append(_record(rel, f"synthetic_{i:06d}" + ("" if multi_turn else f"_{g}"), conv))
     # A curriculum: phase after phase, each record a single question about an image drawn from the pool, in the
     # order a run with data.shuffle=false reads them.
-    for kind, count in curriculum or []:
+    for phase, count in curriculum or []:
+        names, weights = phase_kinds(phase)
         for _ in range(count):
             i = int(rng.integers(n_train))
+            kind = names[0] if len(names) == 1 else names[int(rng.choice(len(names), p=weights))]
             conv = [_curriculum_turn(kind, scenes[i], rng, qa_per_image, caption_prob, short_answer_prob)]
             records.append(_record(f"synthetic/train/{i:06d}.jpg", f"synthetic_{len(records):07d}_{kind}", conv))
+    # What each pool image shows (for `trainer.vision_pretrain`, the stand-in for a pretrained vision encoder).
+    with (root / SCENES_FILE).open("w", encoding="utf-8") as fh:
+        for i, objs in enumerate(scenes):
+            fh.write(json.dumps({"image": f"synthetic/train/{i:06d}.jpg", "objects": [asdict(o) for o in objs]}) + "\n")
     # A JSON array like the real file, one record per line (readable, and the index scanner's usual case).
     (root / TRAIN_FILE).write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n", encoding="utf-8")
     return len(records)
@@ -345,6 +387,23 @@ def _write_mmbench(root: Path, rng: np.random.Generator, scenes: list[list[Obj]]
         writer.writerow(header)
         writer.writerows(rows)
     return len(scenes), len(rows)
+
+
+def read_scenes(train_root: str | Path) -> list[tuple[Path, list[Obj]]]:
+    """(image path, objects) of every training image `generate` wrote under `train_root`."""
+    path = Path(train_root) / SCENES_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: it is written by loader.synthetic.generate (since the vision "
+                                "pretraining was added); delete the synthetic directory to have it regenerated")
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            try:
+                row = json.loads(line)
+                out.append((Path(train_root) / row["image"], [Obj(**o) for o in row["objects"]]))
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise ValueError(f"{path}:{line_no}: not a scene line ({err}); regenerate the synthetic task") from err
+    return out
 
 
 def generate(root: str | Path, seed: int = 0, n_train: int = 4000, n_eval: int = 100, image_size: int = 64,

@@ -1,7 +1,7 @@
 """scripts/quickstart.sh end to end, shortened: synthetic task -> train.py -> eval.py -> demo.py -> summary line.
 
-The shortened quickstart (the recipe's training, a smaller evaluation, no set-up or figures) must learn: the POPE
-split scores clearly above chance (50 %; the margin is several binomial standard deviations).
+The shortened quickstart (the recipe's training, a smaller evaluation, no set-up or figures) must learn: POPE well
+above chance, including its adversarial split (the binding of colour to shape; margins of several binomial sd).
 The full recipe's measured numbers are in docs/quickstart.md. The `--plain` variant (TroL and Phantom off) is
 checked to run through and to really build a model without them.
 """
@@ -16,19 +16,22 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# The shortened quickstart keeps the recipe's training (1,100 steps of 32 on the same 3,000 images, about 6 min on
-# 2 cores) and shortens the rest: 40 evaluation images instead of 50, no set-up, no figures. A shorter schedule
-# does not leave the plateau reliably (measured: 700 steps of captions then existence questions stayed at chance,
-# docs/quickstart.md); QUICKSTART_TEST_STEPS overrides the steps for a quick local look.
-SHORT_STEPS = int(os.environ.get("QUICKSTART_TEST_STEPS", 1100))
+# The shortened quickstart keeps the recipe's training (its steps, training images and vision pretraining: about
+# 7 min on 2 cores) and shortens the rest: 40 evaluation images instead of 50, no set-up, no figures. The binding
+# of colour to shape comes late in the schedule (docs/quickstart.md, "Diagnosis" 5: 1,100 steps were not enough),
+# so the steps are not cut; QUICKSTART_TEST_STEPS overrides them for a quick local look.
+SHORT_STEPS = int(os.environ.get("QUICKSTART_TEST_STEPS", 1400))
 LINE = re.compile(r"^quickstart: pope_accuracy=(\d\.\d+) mmbench_accuracy=(\d\.\d+)$")
 
 
-def run_quickstart(out: Path, *args: str, steps: int, n_train: int, n_eval: int, timeout: int,
+def run_quickstart(out: Path, *args: str, steps: int, n_eval: int, timeout: int, n_train: int | None = None,
                    extra: str = "") -> tuple[str, float, float]:
-    env = dict(os.environ, QUICKSTART_OUT=str(out), QUICKSTART_STEPS=str(steps), QUICKSTART_N_TRAIN=str(n_train),
-               QUICKSTART_N_EVAL=str(n_eval), QUICKSTART_SKIP_SETUP="1", QUICKSTART_FIGURES="",
-               QUICKSTART_SET=extra, PYTHON=str(ROOT / ".venv" / "bin" / "python"))
+    """Run the script; `n_train` None keeps the recipe's number of training images."""
+    env = dict(os.environ, QUICKSTART_OUT=str(out), QUICKSTART_STEPS=str(steps), QUICKSTART_N_EVAL=str(n_eval),
+               QUICKSTART_SKIP_SETUP="1", QUICKSTART_FIGURES="", QUICKSTART_SET=extra,
+               PYTHON=str(ROOT / ".venv" / "bin" / "python"))
+    if n_train is not None:
+        env["QUICKSTART_N_TRAIN"] = str(n_train)
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "quickstart.sh"), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"quickstart failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
@@ -50,7 +53,7 @@ def test_rejects_unknown_arguments() -> None:
 def shortened_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, float, float]:
     """One shortened quickstart (default variant) shared by the tests below."""
     out = tmp_path_factory.mktemp("quickstart")
-    stdout, pope, mmb = run_quickstart(out, steps=SHORT_STEPS, n_train=3000, n_eval=40, timeout=1100)
+    stdout, pope, mmb = run_quickstart(out, steps=SHORT_STEPS, n_eval=40, timeout=1100)
     return out, stdout, pope, mmb
 
 
@@ -73,12 +76,18 @@ def test_shortened_quickstart_runs_through(shortened_run: tuple[Path, str, float
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-def test_shortened_quickstart_learns_above_chance(shortened_run: tuple[Path, str, float, float]) -> None:
-    """POPE must be clearly above chance. MMBench is not asserted: the recipe's MMBench score is still at chance
+def test_shortened_quickstart_learns_to_bind_colour_and_shape(shortened_run: tuple[Path, str, float, float]) -> None:
+    """POPE well above chance, and above chance on its adversarial split, which only a model that binds the asked
+    colour and shape to one object passes (the non-binding answer "colour present and shape present" scores 0.5
+    there and about 0.83 over the three splits). MMBench is not asserted: it is still at chance
     (docs/quickstart.md, "Measured: the current recipe")."""
-    _, _, pope, _ = shortened_run
-    # chance: 0.5 with sd 0.023 over 480 questions; 0.58 is > 3 sd above it
-    assert pope >= 0.58, f"POPE accuracy {pope} is not clearly above chance 0.5"
+    out, stdout, pope, _ = shortened_run
+    adversarial = json.loads((out / "trol-phantom" / "eval" / "results.json").read_text())[
+        "benchmarks"]["pope"]["metrics"]["adversarial"]["accuracy"]
+    # chance: 0.5 with sd 0.04 over the 160 adversarial questions (40 images); the measured full run: 0.905
+    assert adversarial >= 0.65, f"POPE adversarial accuracy {adversarial}: colour and shape are not bound"
+    assert pope >= 0.8, f"POPE accuracy {pope} is not clearly above chance 0.5"
+    assert re.search(r"^model> (Yes|No)$", stdout, re.M), "the demo answers the POPE question with Yes or No"
 
 
 @pytest.mark.slow

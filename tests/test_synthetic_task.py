@@ -246,9 +246,72 @@ def test_curriculum_writes_its_phases_in_order(tmp_path):
     assert manifest["curriculum"] == "caption:5,existence:40,mix:30"
 
 
-@pytest.mark.parametrize("spec", ["caption", "caption:0", "pictures:5", "caption:5,,mix:3", ""])
+@pytest.mark.parametrize("spec", ["caption", "caption:0", "pictures:5", "caption:5,,mix:3", "", "existence*0:5",
+                                  "existence*x:5", "existence+pictures*2:5", "existence*:5"])
 def test_curriculum_spec_errors_say_how_to_write_it(tmp_path, spec):
     from loader.synthetic import parse_curriculum
 
     with pytest.raises(ValueError, match="KIND:N_RECORDS|empty curriculum"):
         parse_curriculum(spec)
+
+
+def test_scenes_file_lists_what_every_training_image_shows(task):
+    from PIL import Image
+
+    from loader.synthetic import read_scenes
+
+    scenes = read_scenes(task.train_root)
+    assert len(scenes) == 60
+    for path, objs in scenes:
+        assert path.is_file()
+        assert detect(Image.open(path)) == {(o.colour, o.shape): o.position for o in objs}
+
+
+def test_scenes_file_errors_name_the_file_and_line(tmp_path):
+    from loader.synthetic import SCENES_FILE, read_scenes
+
+    with pytest.raises(FileNotFoundError, match="delete the synthetic directory"):
+        read_scenes(tmp_path)
+    (tmp_path / SCENES_FILE).write_text('{"image": "a.jpg", "objects": []}\n{"image": "b.jpg"}\n')
+    with pytest.raises(ValueError, match=rf"{SCENES_FILE}:2"):
+        read_scenes(tmp_path)
+
+
+def test_curriculum_retrieval_phase_asks_one_attribute_by_the_other(tmp_path):
+    from loader.curriculum import build_curriculum
+
+    t = generate(tmp_path / "ret", seed=4, n_train=10, n_eval=4, curriculum="retrieval:30,existence:6")
+    ds = build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+    asked = set()
+    for i in range(30):
+        s = ds[i]
+        text = s.turns[0].content.removeprefix("<image>\n")
+        assert text.endswith(POPE_SUFFIX)
+        question = text[: -len(POPE_SUFFIX)]
+        assert re.fullmatch(r"What (colour is the \w+|shape is the \w+ object)\?", question)
+        assert s.turns[1].content == oracle_short(question, detect(s.images[0]))
+        asked.add(question.split()[1])
+    assert asked == {"colour", "shape"}
+    assert ds[30].turns[0].content.removeprefix("<image>\n").startswith("Is there")
+
+
+def test_weighted_phase_mixes_kinds_record_by_record(tmp_path):
+    from loader.curriculum import build_curriculum
+    from loader.synthetic import parse_curriculum, phase_kinds
+
+    assert parse_curriculum("retrieval:3,existence*3+mc:8") == [("retrieval", 3), ("existence*3+mc", 8)]
+    assert phase_kinds("existence*3+mc") == (["existence", "mc"], [0.75, 0.25])
+    t = generate(tmp_path / "mixed", seed=5, n_train=10, n_eval=4, curriculum="retrieval:4,existence*3+mc:200")
+    ds = build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+    kinds = []
+    for i in range(4, len(ds)):
+        s = ds[i]
+        text, answer = s.turns[0].content.removeprefix("<image>\n"), s.turns[1].content
+        if text.endswith(MC_SUFFIX):
+            lines = text[: -len(MC_SUFFIX)].split("\n")
+            assert answer == oracle_mc(lines[0], [line[3:] for line in lines[1:]], detect(s.images[0]))
+            kinds.append("mc")
+        else:
+            assert text.startswith("Is there") and answer in ("Yes", "No")
+            kinds.append("existence")
+    assert 0.15 < kinds.count("mc") / len(kinds) < 0.35  # 0.25 expected, sd 0.03

@@ -77,6 +77,24 @@ def _base_loader(cfg: TrainConfig) -> Callable[[], torch.nn.Module] | None:
     return load
 
 
+def _vision_pretrain(cfg: TrainConfig, p: Parts, strategy: Any, out: Path, resume: bool) -> None:
+    """The synthetic task's vision-tower pretraining (`trainer.vision_pretrain`), on a fresh start only: a resumed
+    run restores the weights from its checkpoint. Every rank runs it identically (same seed, same scenes)."""
+    from trainer.build import synthetic_dir
+    from trainer.checkpoint import latest_checkpoint
+    from trainer.vision_pretrain import pretrain_vision
+
+    if cfg.data.kind != "synthetic":
+        raise ValueError(f"vision_pretrain_steps={cfg.vision_pretrain_steps} needs the synthetic task's scene "
+                         f"labels, but data.kind is {cfg.data.kind!r}; set vision_pretrain_steps=0 (real models "
+                         "start from a pretrained vision encoder: init_from)")
+    if resume and latest_checkpoint(out) is not None:
+        return
+    pretrain_vision(p.model, p.processor, synthetic_dir(cfg) / "train", cfg.vision_pretrain_steps,
+                    batch_size=cfg.micro_batch_size * cfg.grad_accum, lr=cfg.vision_pretrain_lr, seed=cfg.seed,
+                    progress=cfg.progress and strategy.is_main)
+
+
 def run(cfg: TrainConfig, resume: bool = False,
         parts: Callable[[TrainConfig, Any], Parts] | None = None) -> dict[str, Any]:
     """Train one stage as configured; returns the loop's summary. Rank-aware (torchrun / deepspeed launcher)."""
@@ -102,6 +120,8 @@ def run(cfg: TrainConfig, resume: bool = False,
         parts = build_parts
     p = parts(cfg, strategy)
     model = p.model
+    if cfg.vision_pretrain_steps:
+        _vision_pretrain(cfg, p, strategy, out, resume)
     if cfg.gradient_checkpointing and hasattr(model, "gradient_checkpointing_enable"):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if hasattr(model, "config"):

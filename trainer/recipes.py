@@ -87,6 +87,11 @@ class TrainConfig:
     objective: str = "sft"  # "sft" | "phantom_opt"
     po: PhantomOptSettings = field(default_factory=PhantomOptSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)
+    # synthetic task only: before the first step, train the vision tower + projector alone for this many steps on
+    # the scenes' per-quadrant colour / shape labels (trainer.vision_pretrain: the tiny model's stand-in for a
+    # pretrained vision encoder); 0: off. Skipped on --resume from a checkpoint.
+    vision_pretrain_steps: int = 0
+    vision_pretrain_lr: float = 1e-3
     # optimisation (AdamW, linear warmup then cosine annealing from lr to min_lr)
     lr: float = 1e-4
     min_lr: float = 1e-6
