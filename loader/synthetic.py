@@ -150,14 +150,22 @@ def existence_question(colour: str, shape: str) -> str:
     return f"Is there a {colour} {shape} in the image?"
 
 
+def retrieval_question(target: Obj, ask_colour: bool) -> tuple[str, str]:
+    """ "What colour is the <shape>?" (ask_colour) or "What shape is the <colour> object?", and the answer word:
+    the object found by one attribute (unique in a scene), the other read off it."""
+    if ask_colour:
+        return f"What colour is the {target.shape}?", target.colour
+    return f"What shape is the {target.colour} object?", target.shape
+
+
 def mc_question(objs: list[Obj], rng: np.random.Generator, qtype: str, letter: int) -> tuple[str, list[str], int]:
     """(question, 4 options, answer index) with the right option placed at `letter`."""
     target = objs[int(rng.integers(len(objs)))]
     if qtype == "colour":
-        q, right = f"What colour is the {target.shape}?", target.colour
+        q, right = retrieval_question(target, ask_colour=True)
         pool = [c for c in COLOURS if c != right]
     elif qtype == "shape":
-        q, right = f"What shape is the {target.colour} object?", target.shape
+        q, right = retrieval_question(target, ask_colour=False)
         pool = [s for s in SHAPES if s != right]
     elif qtype == "count":
         q, right = "How many shapes are in the image?", str(len(objs))
@@ -181,10 +189,8 @@ def short_question(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]
     letter to match); also "What is at the <position>?", conditioned only on a place in the image."""
     target = objs[int(rng.integers(len(objs)))]
     kind = int(rng.integers(5))
-    if kind == 0:
-        return f"What colour is the {target.shape}?", target.colour
-    if kind == 1:
-        return f"What shape is the {target.colour} object?", target.shape
+    if kind in (0, 1):
+        return retrieval_question(target, ask_colour=kind == 0)
     if kind == 2:
         return "How many shapes are in the image?", str(len(objs))
     if kind == 3:
@@ -243,9 +249,8 @@ def retrieval_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]
     found by one attribute, the other attribute read off it. A curriculum phase of these before the existence
     questions is what lets the tiny model bind colour and shape (docs/quickstart.md, "Diagnosis" 5)."""
     target = objs[int(rng.integers(len(objs)))]
-    if rng.random() < 0.5:
-        return f"What colour is the {target.shape}?" + POPE_SUFFIX, target.colour
-    return f"What shape is the {target.colour} object?" + POPE_SUFFIX, target.shape
+    q, a = retrieval_question(target, ask_colour=rng.random() < 0.5)
+    return q + POPE_SUFFIX, a
 
 
 def existence_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
@@ -309,6 +314,11 @@ def _record(rel: str, record_id: str, conv: list[tuple[str, str]]) -> dict[str, 
     return {"id": record_id, "image": rel, "conversations": turns}
 
 
+def _train_image(i: int) -> str:
+    """Path of training image `i`, relative to the training root (as the records and the scene list name it)."""
+    return f"synthetic/train/{i:06d}.jpg"
+
+
 def _write_train(root: Path, rng: np.random.Generator, n_train: int, image_size: int, qa_per_image: int,
                  caption_prob: float, short_answer_prob: float, multi_turn: bool,
                  curriculum: list[tuple[str, int]] | None = None) -> int:
@@ -318,7 +328,7 @@ def _write_train(root: Path, rng: np.random.Generator, n_train: int, image_size:
     for i in range(n_train):
         objs = sample_scene(rng)
         scenes.append(objs)
-        rel = f"synthetic/train/{i:06d}.jpg"
+        rel = _train_image(i)
         (root / rel).write_bytes(jpeg_bytes(render(objs, rng, image_size)))
         if curriculum:
             continue
@@ -334,11 +344,11 @@ def _write_train(root: Path, rng: np.random.Generator, n_train: int, image_size:
             i = int(rng.integers(n_train))
             kind = names[0] if len(names) == 1 else names[int(rng.choice(len(names), p=weights))]
             conv = [_curriculum_turn(kind, scenes[i], rng, qa_per_image, caption_prob, short_answer_prob)]
-            records.append(_record(f"synthetic/train/{i:06d}.jpg", f"synthetic_{len(records):07d}_{kind}", conv))
+            records.append(_record(_train_image(i), f"synthetic_{len(records):07d}_{kind}", conv))
     # What each pool image shows (for `trainer.vision_pretrain`, the stand-in for a pretrained vision encoder).
     with (root / SCENES_FILE).open("w", encoding="utf-8") as fh:
         for i, objs in enumerate(scenes):
-            fh.write(json.dumps({"image": f"synthetic/train/{i:06d}.jpg", "objects": [asdict(o) for o in objs]}) + "\n")
+            fh.write(json.dumps({"image": _train_image(i), "objects": [asdict(o) for o in objs]}) + "\n")
     # A JSON array like the real file, one record per line (readable, and the index scanner's usual case).
     (root / TRAIN_FILE).write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n", encoding="utf-8")
     return len(records)
@@ -420,7 +430,8 @@ def generate(root: str | Path, seed: int = 0, n_train: int = 4000, n_eval: int =
 
     `curriculum` ("caption:4800,existence:17600,mix:16000", see `parse_curriculum`) writes, instead, phase after
     phase the given numbers of single-turn records about images drawn from the `n_train` pictures: captions,
-    existence questions, short answers, MMBench-layout questions, or "mix" (the default source's distribution).
+    retrieval questions, existence questions, short answers, MMBench-layout questions, "mix" (the default source's
+    distribution), or a weighted mix of these drawn record by record ("existence*60+retrieval*25+mc*15:N").
     Train on it with `data.shuffle=false` to see the phases in order.
     """
     phases = parse_curriculum(curriculum) if curriculum else None
