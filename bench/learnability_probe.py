@@ -7,23 +7,28 @@
     python bench/learnability_probe.py --task shape --plain --set patch_size=8   # the 8-px patches of before
     python bench/learnability_probe.py --task caption:200,pair --steps 1200 --batch 32   # a curriculum
     python bench/learnability_probe.py --vision-pretrain 300 --task ret:600,rp30 --steps 1400   # the binding recipe
+    python bench/learnability_probe.py --plain --task lookup --set num_heads=8 num_kv_heads=8   # the letter hop
 
 Trains the `tiny` model (TroL + Phantom unless --plain) on freshly rendered synthetic scenes (loader/synthetic.py),
 one question per sample, and every --eval-every steps prints the mean training loss and the first-answer-token
 accuracy on 240 held-out questions each: existence (POPE kinds, chance 0.5), MMBench-layout (0.25), existence
 with adversarial negatives only (the binding case: a present colour with another object's present shape, 0.5)
 and retrieval ("What shape is the <colour> object?" / "What colour is the <shape>?", first token among the 10
-attribute words).
+attribute words); then the MMBench-layout accuracy per question type (60 each: mc-colour, mc-shape, mc-count,
+mc-position) and on 120 `lookup` questions.
 Tasks: `red` "Is there a red object?" (nothing in the question to condition on), `colour` "Is there a <colour>
 object?", `shape` "Is there a <shape> in the image?" (2-4 of the 4 shapes are present), `pair` "Is there a
 <colour> <shape> in the image?" with negatives of all three POPE kinds (as the synthetic POPE split), `mc`
 MMBench-layout questions only, `mix` existence / MMBench / short-answer questions as the training source mixes
 them (--short, share of short answers), `qmix` that mix with 10 % captions, `caption` / `rcaption` (the
 caption, objects in reading / random order), `short`, `ret`, `adv` / `advmix` (negatives all / 60 % adversarial),
-`rpNN` (NN % retrieval, the rest existence); `text-TASK` asks TASK's question about the scene written as text
-(its caption in the prompt, no image: the language model alone). A curriculum is `TASK:STEPS,TASK:STEPS,...,TASK`
-(the last runs to --steps). `--vision-pretrain STEPS` first runs `trainer.vision_pretrain` on a pool of fresh
-scenes (docs/quickstart.md, "Diagnosis" 5); `--question-first` puts the image after the question.
+`rpNN` (NN % retrieval, the rest existence), `mc-TYPE` (MMBench-layout questions of one type, or
+`mc-colour+shape`), `lookup` ("Which option is <word>?" in the MMBench layout: the option-letter hop alone),
+`A*w1+B*w2` (a weighted mix drawn sample by sample, e.g. `pair*60+ret*25+mc*15`); `text-TASK` asks TASK's
+question about the scene written as text (its caption in the prompt, no image: the language model alone). A
+curriculum is `TASK:STEPS,TASK:STEPS,...,TASK` (the last runs to --steps). `--vision-pretrain STEPS` first runs
+`trainer.vision_pretrain` on a pool of fresh scenes (docs/quickstart.md, "Diagnosis" 5); `--question-first` puts
+the image after the question.
 AdamW (betas 0.9/0.98, weight decay 0.01 on matrices), 30 warm-up steps,
 cosine to 0.1x, gradient clipping at 1. One thread is what docs/quickstart.md used:
 `OMP_NUM_THREADS=1`.
@@ -44,9 +49,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loader.collate import Collator  # noqa: E402
 from loader.records import Sample, Turn  # noqa: E402
-from loader.synthetic import (COLOURS, LETTERS, POPE_SPLITS, POPE_SUFFIX, SHAPES, Obj, caption,  # noqa: E402
-                              existence_question, mc_turn, negative, render, retrieval_turn, sample_scene,
-                              short_turn)
+from loader.synthetic import (COLOURS, LETTERS, MC_TYPES, POPE_SPLITS, POPE_SUFFIX, SHAPES, Obj,  # noqa: E402
+                              caption, existence_question, lookup_turn, mc_prompt, mc_question, mc_turn, negative,
+                              render, retrieval_turn, sample_scene, short_turn)
 from model import build_model  # noqa: E402
 from model.vlm import backbone_linears  # noqa: E402
 from model.processing import Processor  # noqa: E402
@@ -57,6 +62,10 @@ from trainer.vision_pretrain import pretrain_vision  # noqa: E402
 
 def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float) -> tuple[str, str, list[Obj]]:
     """(prompt, answer, scene) for one sample of `task`; `red` may recolour the scene."""
+    if "*" in task:  # a weighted mix drawn sample by sample: pair*60+ret*25+mc*15
+        names, weights = zip(*(item.split("*") for item in task.split("+")))
+        weights = np.array([float(w) for w in weights])
+        return question(names[int(rng.choice(len(names), p=weights / weights.sum()))], objs, rng, short)
     if task == "mix":
         u = rng.random()
         task = "short" if u < short else ("pair" if u < short + (1 - short) / 2 else "mc")
@@ -77,6 +86,12 @@ def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float)
         return (*short_turn(objs, rng), objs)
     if task == "mc":
         return (*mc_turn(objs, rng), objs)
+    if task.startswith("mc-"):  # mc-colour, mc-shape+count, ...: MMBench-layout questions of the named types only
+        types = task[3:].split("+")
+        q, options, ans = mc_question(objs, rng, types[int(rng.integers(len(types)))], int(rng.integers(4)))
+        return mc_prompt(q, options), LETTERS[ans], objs
+    if task == "lookup":  # the option-letter hop alone: "Which option is <word>?", the word named in the question
+        return (*lookup_turn(objs, rng), objs)
     if task == "red":
         absent = [c for c in COLOURS if c not in {o.colour for o in objs}]
         swap = "red" if yes else absent[int(rng.integers(len(absent)))]
@@ -183,8 +198,12 @@ def main() -> int:
              "mmbench": collate([make_sample("mc", held_out) for _ in range(240)]),
              "adversarial": collate([make_sample("adv", held_out) for _ in range(240)]),
              "retrieval": collate([make_sample("ret", held_out) for _ in range(240)])}
+    for qtype in MC_TYPES:  # the MMBench-layout questions per type (colour, shape, count, position), 60 each
+        evals[f"mc-{qtype}"] = collate([make_sample(f"mc-{qtype}", held_out) for _ in range(60)])
     candidates = {"existence": [tokenizer.convert_tokens_to_ids(x) for x in ("Yes", "No")],
                   "mmbench": [tokenizer.convert_tokens_to_ids(x) for x in LETTERS]}
+    evals["lookup"] = collate([make_sample("lookup", held_out) for _ in range(120)])
+    candidates.update({name: candidates["mmbench"] for name in evals if name.startswith("mc-") or name == "lookup"})
     candidates["adversarial"] = candidates["existence"]
     candidates["retrieval"] = [tokenizer(w)["input_ids"][0] for w in (*COLOURS, *SHAPES)]
 

@@ -13,11 +13,12 @@ shape, count, position and existence, written to disk in the real layouts.
 
 Each image holds 2-4 large shapes, one per quadrant, each of a different colour and a different shape, so every
 question has one answer. Training turns use the evaluation prompts (the authors' suffixes, eval spec §0.2) and the
-exact short answers ("Yes"/"No", an option letter), plus caption turns and, as an easier auxiliary signal for
-models trained from scratch, the same questions answered by the attribute word itself. POPE negatives per split: random = a pair whose
-colour or shape is absent from the image; popular = an absent colour with a shape that is present; adversarial = a
-present colour with the present shape of another object (the binding case, the hardest, as adversarial POPE is).
-Training questions draw negatives of all three kinds. Labels align position by position across the splits.
+exact short answers ("Yes"/"No", an option letter), plus caption turns and, as an easier auxiliary signal for models
+trained from scratch, the same questions answered by the attribute word itself. POPE negatives per split: random = a
+pair whose colour or shape is absent from the image; popular = an absent colour with a shape that is present;
+adversarial = a present colour with the present shape of another object (the binding case, the hardest, as
+adversarial POPE is). Training questions draw negatives of all three kinds. Labels align position by position across
+the splits.
 """
 from __future__ import annotations
 
@@ -200,7 +201,7 @@ def short_question(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]
     return f"What is at the {where}?", f"a {here[0].colour} {here[0].shape}" if here else "nothing"
 
 
-CURRICULUM_KINDS = ("caption", "retrieval", "existence", "short", "mc", "mix")
+CURRICULUM_KINDS = ("caption", "retrieval", "existence", "short", "mc", "lookup", "mix")
 
 
 def _phase_error(part: str) -> ValueError:
@@ -269,6 +270,16 @@ def mc_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
     return mc_prompt(q, options), LETTERS[ans]
 
 
+def lookup_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
+    """The option-letter hop alone, in the MMBench layout: "Which option is <word>?" over the options of an
+    MMBench-layout question about the scene (the word is one of them), answered with its letter. The answer needs
+    no look at the image: it trains matching a word to an option and reading that option's letter, the step the
+    MMBench-layout questions add to retrieval (docs/quickstart.md, "Diagnosis" 6)."""
+    qtype = MC_TYPES[int(rng.integers(len(MC_TYPES)))]
+    _, options, ans = mc_question(objs, rng, qtype, int(rng.integers(4)))
+    return mc_prompt(f"Which option is {options[ans]}?", options), LETTERS[ans]
+
+
 def _train_turns(objs: list[Obj], rng: np.random.Generator, n_qa: int, caption_prob: float,
                  short_answer_prob: float) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
@@ -304,6 +315,8 @@ def _curriculum_turn(kind: str, objs: list[Obj], rng: np.random.Generator, qa_pe
         return retrieval_turn(objs, rng)
     if kind == "short":
         return short_turn(objs, rng)
+    if kind == "lookup":
+        return lookup_turn(objs, rng)
     return mc_turn(objs, rng)
 
 
@@ -430,9 +443,10 @@ def generate(root: str | Path, seed: int = 0, n_train: int = 4000, n_eval: int =
 
     `curriculum` ("caption:4800,existence:17600,mix:16000", see `parse_curriculum`) writes, instead, phase after
     phase the given numbers of single-turn records about images drawn from the `n_train` pictures: captions,
-    retrieval questions, existence questions, short answers, MMBench-layout questions, "mix" (the default source's
-    distribution), or a weighted mix of these drawn record by record ("existence*60+retrieval*25+mc*15:N").
-    Train on it with `data.shuffle=false` to see the phases in order.
+    retrieval questions, existence questions, short answers, MMBench-layout questions, option-letter lookups ("Which
+    option is <word>?", `lookup_turn`), "mix" (the default source's distribution), or a weighted mix of these drawn
+    record by record ("existence*60+retrieval*25+mc*15:N"). Train on it with `data.shuffle=false` to see the phases
+    in order.
     """
     phases = parse_curriculum(curriculum) if curriculum else None
     root = Path(root)

@@ -56,7 +56,10 @@ FIGURES=${QUICKSTART_FIGURES-figures}
 DATA="$OUT/data"
 START=$(date +%s)
 
-stamp() { local now; now=$(date +%s); printf '[quickstart %3dm%02ds] %s\n' $(((now - START) / 60)) $(((now - START) % 60)) "$*"; }
+stamp() {
+  local now; now=$(date +%s)
+  printf '[quickstart %3dm%02ds] %s\n' $(((now - START) / 60)) $(((now - START) % 60)) "$*"
+}
 
 # ---- 1. environment -----------------------------------------------------------------------------------------
 if [ "${QUICKSTART_SKIP_SETUP:-0}" != 1 ]; then
@@ -72,7 +75,8 @@ PY=${PYTHON:-.venv/bin/python}
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=disabled
 export TOKENIZERS_PARALLELISM=false GRADIO_ANALYTICS_ENABLED=False
 SETUP_DONE=$(date +%s)
-stamp "machine: $(getconf _NPROCESSORS_ONLN) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $($PY -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads())')"
+TORCH_INFO=$($PY -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads())')
+stamp "machine: $(getconf _NPROCESSORS_ONLN) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $TORCH_INFO"
 
 # ---- 2. the synthetic task ----------------------------------------------------------------------------------
 # the phases in records: exactly STEPS x BATCH records, one epoch, read in order (data.shuffle=false); the last

@@ -315,3 +315,22 @@ def test_weighted_phase_mixes_kinds_record_by_record(tmp_path):
             assert text.startswith("Is there") and answer in ("Yes", "No")
             kinds.append("existence")
     assert 0.15 < kinds.count("mc") / len(kinds) < 0.35  # 0.25 expected, sd 0.03
+
+
+def test_curriculum_lookup_phase_names_one_option_and_asks_its_letter(tmp_path):
+    from loader.curriculum import build_curriculum
+
+    t = generate(tmp_path / "look", seed=6, n_train=10, n_eval=4, curriculum="lookup:80")
+    ds = build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+    letters = []
+    for i in range(len(ds)):
+        s = ds[i]
+        text, answer = s.turns[0].content.removeprefix("<image>\n"), s.turns[1].content
+        assert text.endswith(MC_SUFFIX)
+        lines = text[: -len(MC_SUFFIX)].split("\n")
+        named = re.fullmatch(r"Which option is (.+)\?", lines[0]).group(1)
+        options = [line[3:] for line in lines[1:]]
+        assert [line[:3] for line in lines[1:]] == [f"{x}. " for x in LETTERS] and len(set(options)) == 4
+        assert options[LETTERS.index(answer)] == named  # the letter points at the named option
+        letters.append(answer)
+    assert set(letters) == set(LETTERS)

@@ -4,7 +4,8 @@ Both return *sums* plus counts, so that the loop can normalise by the token / tr
 step (all micro-batches, all ranks). That makes N ranks x B rows equal to 1 rank x N*B rows, and gradient
 accumulation equal to one large batch (the gradient-accumulation normalisation bug discussed by HF in 2024).
 
-Phantom Optimization (spec/model.md §10, §12): for a triple (x, y+, y-), with l(y) = (1/|y|) sum_t log p(y_t | x, y<t),
+Phantom Optimization (spec/model.md §10, §12): for a triple (x, y+, y-), with
+l(y) = (1/|y|) sum_t log p(y_t | x, y<t),
     L = sft_weight * CE_tokens(y+) + pref_weight * [ -log sigmoid(beta * l(y+) - beta * l(y-) - gamma) ]
 i.e. SFT plus a SimPO-form preference term (SimPO: Meng et al. 2024, Eq. 6), beta 2.0 and gamma 0.5 from the paper.
 """
