@@ -50,8 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loader.collate import Collator  # noqa: E402
 from loader.records import Sample, Turn  # noqa: E402
 from loader.synthetic import (COLOURS, LETTERS, MC_TYPES, POPE_SPLITS, POPE_SUFFIX, SHAPES, Obj,  # noqa: E402
-                              caption, existence_question, lookup_turn, mc_prompt, mc_question, mc_turn, negative,
-                              render, retrieval_turn, sample_scene, short_turn)
+                              caption, existence_question, lookup_turn, mc_turn, negative, render,
+                              retrieval_turn, sample_scene, short_turn)
 from model import build_model  # noqa: E402
 from model.vlm import backbone_linears  # noqa: E402
 from model.processing import Processor  # noqa: E402
@@ -87,9 +87,7 @@ def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float)
     if task == "mc":
         return (*mc_turn(objs, rng), objs)
     if task.startswith("mc-"):  # mc-colour, mc-shape+count, ...: MMBench-layout questions of the named types only
-        types = task[3:].split("+")
-        q, options, ans = mc_question(objs, rng, types[int(rng.integers(len(types)))], int(rng.integers(4)))
-        return mc_prompt(q, options), LETTERS[ans], objs
+        return (*mc_turn(objs, rng, tuple(task[3:].split("+"))), objs)
     if task == "lookup":  # the option-letter hop alone: "Which option is <word>?", the word named in the question
         return (*lookup_turn(objs, rng), objs)
     if task == "red":

@@ -263,10 +263,17 @@ def existence_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]
     return existence_question(c, s) + POPE_SUFFIX, "No"
 
 
-def mc_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
-    """An MMBench-layout question of a random type with the right option at a random letter, and its letter."""
-    qtype = MC_TYPES[int(rng.integers(len(MC_TYPES)))]
-    q, options, ans = mc_question(objs, rng, qtype, int(rng.integers(4)))
+def random_mc_question(objs: list[Obj], rng: np.random.Generator,
+                       types: tuple[str, ...] = MC_TYPES) -> tuple[str, list[str], int]:
+    """`mc_question` of a random type among `types` with the right option at a random letter."""
+    qtype = types[int(rng.integers(len(types)))]
+    return mc_question(objs, rng, qtype, int(rng.integers(4)))
+
+
+def mc_turn(objs: list[Obj], rng: np.random.Generator, types: tuple[str, ...] = MC_TYPES) -> tuple[str, str]:
+    """An MMBench-layout question of a random type (among `types`) with the right option at a random letter, and
+    its letter."""
+    q, options, ans = random_mc_question(objs, rng, types)
     return mc_prompt(q, options), LETTERS[ans]
 
 
@@ -275,8 +282,7 @@ def lookup_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
     MMBench-layout question about the scene (the word is one of them), answered with its letter. The answer needs
     no look at the image: it trains matching a word to an option and reading that option's letter, the step the
     MMBench-layout questions add to retrieval (docs/quickstart.md, "Diagnosis" 6)."""
-    qtype = MC_TYPES[int(rng.integers(len(MC_TYPES)))]
-    _, options, ans = mc_question(objs, rng, qtype, int(rng.integers(4)))
+    _, options, ans = random_mc_question(objs, rng)
     return mc_prompt(f"Which option is {options[ans]}?", options), LETTERS[ans]
 
 
