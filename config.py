@@ -196,9 +196,10 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
     # (docs/quickstart.md, "Diagnosis"): 16-px patches (4 tokens per tile after the pixel shuffle: one per
     # quadrant of the synthetic scenes) learn the shapes far sooner than 8-px ones; llm_init_scale=2 and
     # embed_init_std=1 keep the asked-about words visible in the residual stream (with the stock std 0.02 the
-    # question-conditioned image questions never leave chance).
+    # question-conditioned image questions never leave chance); the LM head tied to the token embeddings (as
+    # Qwen2-0.5B's) learns retrieval and the option-letter hop sooner (Diagnosis 7).
     "tiny": ModelConfig(use_trol=True, use_phantom=True, template="tiny", patch_size=16, llm_init_scale=2.0,
-                        embed_init_std=1.0),
+                        embed_init_std=1.0, tie_word_embeddings=True),
     "tiny-qwen2": ModelConfig(family="qwen2", hidden_size=64, num_layers=2, intermediate_size=128, vocab_size=256,
                               vision_hidden_size=32, vision_intermediate_size=64),
     "tiny-phi3": ModelConfig(family="phi3", hidden_size=64, num_layers=2, intermediate_size=128, vocab_size=256,

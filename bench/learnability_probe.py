@@ -21,7 +21,8 @@ object?", `shape` "Is there a <shape> in the image?" (2-4 of the 4 shapes are pr
 <colour> <shape> in the image?" with negatives of all three POPE kinds (as the synthetic POPE split), `mc`
 MMBench-layout questions only, `mix` existence / MMBench / short-answer questions as the training source mixes
 them (--short, share of short answers), `qmix` that mix with 10 % captions, `caption` / `rcaption` (the
-caption, objects in reading / random order), `short`, `ret`, `adv` / `advmix` (negatives all / 60 % adversarial),
+caption, objects in reading / random order), `short`, `ret`, `where` ("Where is the <colour> <shape>?", answered
+with its quadrant), `adv` / `advmix` (negatives all / 60 % adversarial),
 `rpNN` (NN % retrieval, the rest existence), `mc-TYPE` (MMBench-layout questions of one type, or
 `mc-colour+shape`), `lookup` ("Which option is <word>?" in the MMBench layout: the option-letter hop alone),
 `A*w1+B*w2` (a weighted mix drawn sample by sample, e.g. `pair*60+ret*25+mc*15`); `text-TASK` asks TASK's
@@ -51,7 +52,7 @@ from loader.collate import Collator  # noqa: E402
 from loader.records import Sample, Turn  # noqa: E402
 from loader.synthetic import (COLOURS, LETTERS, MC_TYPES, POPE_SPLITS, POPE_SUFFIX, SHAPES, Obj,  # noqa: E402
                               caption, existence_question, lookup_turn, mc_turn, negative, render,
-                              retrieval_turn, sample_scene, short_turn)
+                              retrieval_turn, sample_scene, short_turn, where_turn)
 from model import build_model  # noqa: E402
 from model.vlm import backbone_linears  # noqa: E402
 from model.processing import Processor  # noqa: E402
@@ -79,6 +80,8 @@ def question(task: str, objs: list[Obj], rng: np.random.Generator, short: float)
         return question(task, objs, rng, short)
     if task == "ret":  # retrieval: "What colour is the <shape>?" / "What shape is the <colour> object?"
         return (*retrieval_turn(objs, rng), objs)
+    if task == "where":  # "Where is the <colour> <shape>?" answered with its quadrant
+        return (*where_turn(objs, rng), objs)
     if task.startswith("rp"):  # rpNN: NN % retrieval questions, the rest existence
         return question("ret" if rng.random() < int(task[2:]) / 100 else "pair", objs, rng, short)
     yes = rng.random() < 0.5
@@ -156,7 +159,8 @@ def main() -> int:
                     help="warm-up, constant lr, linear decay over the last 20%% (instead of cosine)")
     ap.add_argument("--vision-pretrain", type=int, default=0, metavar="STEPS",
                     help="first train the vision tower + projector alone for STEPS steps on per-quadrant colour / "
-                         "shape / colour-shape labels (linear heads on the 4 image tokens, dropped afterwards)")
+                         "shape / colour-shape labels and each token's quadrant (linear heads on the 4 image "
+                         "tokens, dropped afterwards)")
     ap.add_argument("--question-first", action="store_true", help="put the image after the question")
     ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                     help="more ModelConfig overrides, e.g. --set patch_size=8 num_layers=6")

@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="share of training questions answered by the attribute word instead of Yes/No or a letter")
     syn.add_argument("--single-turn", action="store_true", help="one record per question instead of per image")
     syn.add_argument("--curriculum", help="phases of single-turn records in order, e.g. "
-                     "'caption:4800,existence:17600,mix:16000' (kinds: caption, retrieval, existence, short, mc, "
-                     "lookup, mix; a weighted mix such as existence*60+retrieval*25+mc*15); train on it with "
+                     "'caption:4800,existence:17600,mix:16000' (kinds: caption, retrieval, where, existence, short, "
+                     "mc, lookup, mix; a weighted mix such as existence*60+retrieval*25+mc*15); train on it with "
                      "--set data.shuffle=false")
     syn.set_defaults(func=_synthetic)
     args = parser.parse_args(argv)

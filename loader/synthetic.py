@@ -201,7 +201,7 @@ def short_question(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]
     return f"What is at the {where}?", f"a {here[0].colour} {here[0].shape}" if here else "nothing"
 
 
-CURRICULUM_KINDS = ("caption", "retrieval", "existence", "short", "mc", "lookup", "mix")
+CURRICULUM_KINDS = ("caption", "retrieval", "where", "existence", "short", "mc", "lookup", "mix")
 
 
 def _phase_error(part: str) -> ValueError:
@@ -252,6 +252,14 @@ def retrieval_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]
     target = objs[int(rng.integers(len(objs)))]
     q, a = retrieval_question(target, ask_colour=rng.random() < 0.5)
     return q + POPE_SUFFIX, a
+
+
+def where_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
+    """ "Where is the <colour> <shape>?" (with the POPE suffix), answered with its quadrant ("top left", ...): the
+    object found by its attributes, its place read off the image token that shows it. The MMBench-layout position
+    questions need this read-out; trained only through them it stays at chance (docs/quickstart.md, "Diagnosis" 7)."""
+    target = objs[int(rng.integers(len(objs)))]
+    return f"Where is the {target.colour} {target.shape}?" + POPE_SUFFIX, target.position
 
 
 def existence_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
@@ -323,6 +331,8 @@ def _curriculum_turn(kind: str, objs: list[Obj], rng: np.random.Generator, qa_pe
         return short_turn(objs, rng)
     if kind == "lookup":
         return lookup_turn(objs, rng)
+    if kind == "where":
+        return where_turn(objs, rng)
     return mc_turn(objs, rng)
 
 
@@ -449,10 +459,10 @@ def generate(root: str | Path, seed: int = 0, n_train: int = 4000, n_eval: int =
 
     `curriculum` ("caption:4800,existence:17600,mix:16000", see `parse_curriculum`) writes, instead, phase after
     phase the given numbers of single-turn records about images drawn from the `n_train` pictures: captions,
-    retrieval questions, existence questions, short answers, MMBench-layout questions, option-letter lookups ("Which
-    option is <word>?", `lookup_turn`), "mix" (the default source's distribution), or a weighted mix of these drawn
-    record by record ("existence*60+retrieval*25+mc*15:N"). Train on it with `data.shuffle=false` to see the phases
-    in order.
+    retrieval questions, "Where is the <colour> <shape>?" (`where_turn`), existence questions, short answers,
+    MMBench-layout questions, option-letter lookups ("Which option is <word>?", `lookup_turn`), "mix" (the default
+    source's distribution), or a weighted mix of these drawn record by record ("existence*60+retrieval*25+mc*15:N").
+    Train on it with `data.shuffle=false` to see the phases in order.
     """
     phases = parse_curriculum(curriculum) if curriculum else None
     root = Path(root)

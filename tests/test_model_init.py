@@ -32,8 +32,12 @@ def test_tiny_preset_draws_unit_embeddings_and_fan_in_linears() -> None:
             assert abs(module.weight.std().item() / want - 1) < 0.1
     q_proj = model.language_model.model.layers[0].self_attn.q_proj
     assert abs(q_proj.weight.std().item() / (2 / math.sqrt(q_proj.in_features)) - 1) < 0.1
-    # the LM head keeps the standard initialisation (initializer_range)
-    assert model.get_output_embeddings().weight.std().item() < 0.05
+    # the LM head is the token embedding matrix itself (tied, as Qwen2-0.5B's)
+    assert model.get_output_embeddings().weight is embed.weight
+    # untied, it keeps the standard initialisation (initializer_range)
+    untied = build_model("tiny", tie_word_embeddings=False)
+    assert untied.get_output_embeddings().weight is not untied.get_input_embeddings().weight
+    assert untied.get_output_embeddings().weight.std().item() < 0.05
 
 
 def test_stock_initialisation_is_unchanged_when_switched_off() -> None:

@@ -334,3 +334,19 @@ def test_curriculum_lookup_phase_names_one_option_and_asks_its_letter(tmp_path):
         assert options[LETTERS.index(answer)] == named  # the letter points at the named option
         letters.append(answer)
     assert set(letters) == set(LETTERS)
+
+
+def test_curriculum_where_phase_asks_an_objects_place_and_the_picture_answers_it(tmp_path):
+    from loader.curriculum import build_curriculum
+
+    t = generate(tmp_path / "where", seed=7, n_train=20, n_eval=4, curriculum="where:80")
+    ds = build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+    answers = []
+    for i in range(len(ds)):
+        s = ds[i]
+        text, answer = s.turns[0].content.removeprefix("<image>\n"), s.turns[1].content
+        m = re.fullmatch(r"Where is the (\w+) (\w+)\?", text.removesuffix(POPE_SUFFIX))
+        assert text.endswith(POPE_SUFFIX) and m, text
+        assert detect(s.images[0])[(m[1], m[2])] == answer  # where the picture shows that object
+        answers.append(answer)
+    assert set(answers) == set(POSITIONS)

@@ -73,7 +73,11 @@ def _compare(one: Path, two: Path) -> None:
     # noise on gradients that are zero in exact arithmetic (key biases, the Phantom gates whose two inputs differ
     # by eta=1e-4) into updates of up to lr per step, which move outputs only at the 1e-4 level (measured: 1.5e-4
     # on a Phantom gate).
-    assert _logits(one) == pytest.approx(_logits(two), abs=1e-3)  # measured worst: 1.3e-4 (DDP)
+    # The noise scales with the logits: the tiny preset's LM head is tied to its unit-std embeddings, logits RMS ~11
+    # (measured worst: 2.9e-3, DDP; 1.3e-4 with the untied head, logits RMS < 1).
+    la, lb = _logits(one), _logits(two)
+    rms = (sum(x * x for x in la) / len(la)) ** 0.5
+    assert lb == pytest.approx(la, abs=1e-3 * max(1.0, rms))
 
 
 def _logits(run: Path) -> list[float]:

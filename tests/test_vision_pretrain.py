@@ -25,7 +25,8 @@ def test_tokens_map_to_their_quadrants():
     labels = scene_labels([Obj("blue", "cross", "bottom left")], _quadrant_of_tokens(4))
     c, s = list(COLOURS).index("blue"), list(SHAPES).index("cross")
     empty = [len(COLOURS), len(SHAPES), len(COLOURS) * len(SHAPES)]
-    assert labels.tolist() == [empty, empty, [c, s, c * len(SHAPES) + s], empty]
+    # the last column is the token's own quadrant (POSITIONS order), object or not
+    assert labels.tolist() == [empty + [0], empty + [1], [c, s, c * len(SHAPES) + s, 2], empty + [3]]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def tiny(tmp_path_factory):
     return task, model, Processor(tokenizer, model.config)
 
 
-def _accuracy(model, processor, n: int = 240) -> tuple[float, float]:
+def _accuracy(model, processor, n: int = 240) -> tuple[float, float, float]:
     from loader.synthetic import render, sample_scene
 
     rng = np.random.default_rng(123)  # scenes the pretraining never saw
@@ -50,20 +51,32 @@ def _accuracy(model, processor, n: int = 240) -> tuple[float, float]:
     with torch.no_grad():
         feats = model.image_features(pixels)
     y = torch.stack([scene_labels(objs, _quadrant_of_tokens(feats.shape[1])) for objs in scenes])
-    # a least-squares linear read-out fitted on half, scored on the other half: what a linear head can get
-    x = torch.cat([feats.flatten(0, 1), torch.ones(feats.shape[0] * feats.shape[1], 1)], 1)
+    # a linear read-out (softmax regression) fitted on half of the tokens, scored on the other half: what a linear
+    # head can get from the tokens
+    x = feats.flatten(0, 1)
+    x = (x - x.mean(0)) / (x.std(0) + 1e-6)
     half = x.shape[0] // 2
     scores = []
-    for k, n_cls in ((0, len(COLOURS) + 1), (1, len(SHAPES) + 1)):
-        target = torch.nn.functional.one_hot(y[..., k].flatten(), n_cls).float()
-        w = torch.linalg.lstsq(x[:half], target[:half]).solution
-        scores.append((x[half:] @ w).argmax(1).eq(y[..., k].flatten()[half:]).float().mean().item())
-    return scores[0], scores[1]
+    for k, n_cls in ((0, len(COLOURS) + 1), (1, len(SHAPES) + 1), (3, 4)):
+        target = y[..., k].flatten()
+        head = torch.nn.Linear(x.shape[1], n_cls)
+        opt = torch.optim.LBFGS(head.parameters(), max_iter=200)
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(head(x[:half]), target[:half]) + 1e-3 * head.weight.square().sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        with torch.no_grad():
+            scores.append(head(x[half:]).argmax(1).eq(target[half:]).float().mean().item())
+    return scores[0], scores[1], scores[2]
 
 
-def test_pretraining_teaches_colour_and_shape_and_leaves_the_llm_alone(tiny):
+def test_pretraining_teaches_colour_shape_and_place_and_leaves_the_llm_alone(tiny):
     task, model, processor = tiny
-    _, shape_before = _accuracy(model, processor)
+    _, shape_before, quadrant_before = _accuracy(model, processor)
     llm_before = {k: v.clone() for k, v in model.language_model.state_dict().items()}
     vision_before = {k: v.clone() for k, v in model.vision_tower.state_dict().items()}
     rng_before = torch.random.get_rng_state()
@@ -71,9 +84,12 @@ def test_pretraining_teaches_colour_and_shape_and_leaves_the_llm_alone(tiny):
     assert torch.equal(torch.random.get_rng_state(), rng_before)
     assert all(torch.equal(v, model.language_model.state_dict()[k]) for k, v in llm_before.items())
     assert any(not torch.equal(v, model.vision_tower.state_dict()[k]) for k, v in vision_before.items())
-    colour, shape = _accuracy(model, processor)
+    colour, shape, quadrant = _accuracy(model, processor)
     assert summary["colour_accuracy"] > 0.95 and summary["shape_accuracy"] > 0.9
-    assert colour > 0.95 and shape > 0.9 and shape > shape_before + 0.1, (shape_before, colour, shape)
+    assert summary["quadrant_accuracy"] > 0.95
+    assert colour > 0.95 and shape > 0.9 and shape > shape_before + 0.05, (shape_before, colour, shape)
+    # the tokens say where they are: an untrained tower's do not (about chance, 0.25)
+    assert quadrant > 0.95 and quadrant_before < 0.5, (quadrant_before, quadrant)
 
 
 def _cfg(out, data, *items):

@@ -4,8 +4,11 @@ Every real LLVM starts from a pretrained vision encoder (InternViT, CLIP, SigLIP
 trained only through the language model its image tokens learn colour and shape too slowly for the quickstart's
 budget (docs/quickstart.md, "Diagnosis" 5). This stage is the tiny model's stand-in for that pretrained encoder:
 linear heads on the projected image tokens classify, for the quadrant each token covers, the colour, the shape and
-the (colour, shape) pair drawn there (or "empty"), trained together with the vision tower and the projector for a
-few hundred steps (~10 s on one CPU core); the heads are then dropped. Only the vision tower and the projector
+the (colour, shape) pair drawn there (or "empty"), and which quadrant the token covers, trained together with the
+vision tower and the projector for a few hundred steps (~10 s on one CPU core); the heads are then dropped. The
+quadrant head is there because attention moves a token's content, not its place: without it the tiny tower's tokens
+do not say where they are (a linear read-out of the quadrant: 0.32 after the other heads' training, chance 0.25), and
+"Where is the red circle?" stays at chance (docs/quickstart.md, "Diagnosis" 7). Only the vision tower and the projector
 change; the language model is untouched. Deterministic from `seed`.
 
 Labels come from `loader.synthetic.read_scenes` (the objects of every training image). The pixel shuffle lays the
@@ -37,7 +40,8 @@ def _quadrant_of_tokens(n_tokens: int) -> torch.Tensor:
 
 
 def scene_labels(objects: list[Any], quadrant_of_token: torch.Tensor) -> torch.Tensor:
-    """(tokens, 3) labels (colour, shape, pair) of one image; the last class of each is "nothing here"."""
+    """(tokens, 4) labels (colour, shape, pair, quadrant) of one image; the last class of the first three is
+    "nothing here"."""
     from loader.synthetic import COLOURS, POSITIONS, SHAPES
 
     colours, shapes = list(COLOURS), list(SHAPES)
@@ -45,7 +49,7 @@ def scene_labels(objects: list[Any], quadrant_of_token: torch.Tensor) -> torch.T
     for o in objects:
         c, s = colours.index(o.colour), shapes.index(o.shape)
         per_quadrant[POSITIONS.index(o.position)] = [c, s, c * len(shapes) + s]
-    return torch.tensor(per_quadrant)[quadrant_of_token]
+    return torch.cat([torch.tensor(per_quadrant)[quadrant_of_token], quadrant_of_token[:, None]], 1)
 
 
 def pretrain_vision(model: nn.Module, processor: Any, scenes: str | Path | Sequence[tuple[Any, list[Any]]],
@@ -55,8 +59,8 @@ def pretrain_vision(model: nn.Module, processor: Any, scenes: str | Path | Seque
     (read with `loader.synthetic.read_scenes`) or (image or image path, objects) pairs. Each batch draws
     `batch_size` of them at random (seeded).
 
-    Returns the last step's loss and the per-token accuracies on that batch (colour, shape, pair). The global
-    random state is left as it was (the run's later draws do not depend on this stage)."""
+    Returns the last step's loss and the per-token accuracies on that batch (colour, shape, pair, quadrant). The
+    global random state is left as it was (the run's later draws do not depend on this stage)."""
     with torch.random.fork_rng(devices=[]):
         return _pretrain(model, processor, scenes, steps, batch_size, lr, seed, progress)
 
@@ -78,7 +82,7 @@ def _pixels(processor: Any, image: Any) -> torch.Tensor:
 
 def _pretrain(model: nn.Module, processor: Any, scenes: Any, steps: int, batch_size: int, lr: float,
               seed: int, progress: bool) -> dict[str, float]:
-    from loader.synthetic import COLOURS, SHAPES, read_scenes
+    from loader.synthetic import COLOURS, POSITIONS, SHAPES, read_scenes
 
     where = scenes if isinstance(scenes, (str, Path)) else "the given scenes"
     if isinstance(scenes, (str, Path)):
@@ -89,7 +93,7 @@ def _pretrain(model: nn.Module, processor: Any, scenes: Any, steps: int, batch_s
         raise ValueError(f"vision pretraining: steps must be >= 1, got {steps}")
     width = model.vision_proj[-1].out_features
     device = next(model.vision_proj.parameters()).device
-    sizes = (len(COLOURS) + 1, len(SHAPES) + 1, len(COLOURS) * len(SHAPES) + 1)
+    sizes = (len(COLOURS) + 1, len(SHAPES) + 1, len(COLOURS) * len(SHAPES) + 1, len(POSITIONS))
     torch.manual_seed(seed)
     heads = nn.ModuleList(nn.Linear(width, n) for n in sizes).to(device)
     trained = [*model.vision_tower.parameters(), *model.vision_proj.parameters()]
@@ -122,13 +126,14 @@ def _pretrain(model: nn.Module, processor: Any, scenes: Any, steps: int, batch_s
             with torch.no_grad():
                 acc = [(lg.argmax(-1) == y[..., k]).float().mean().item() for k, lg in enumerate(logits)]
             summary = {"loss": loss.item(), "colour_accuracy": acc[0], "shape_accuracy": acc[1],
-                       "pair_accuracy": acc[2]}
+                       "pair_accuracy": acc[2], "quadrant_accuracy": acc[3]}
     if bar is not None:
         bar.close()
     for p in trained:
         p.grad = None
     model.train(was_training)
     log.info("vision pretraining: %d steps of %d images in %.0f s; last batch: loss %.3f, per-token accuracy "
-             "colour %.3f, shape %.3f, pair %.3f", steps, batch_size, time.time() - start, summary["loss"],
-             summary["colour_accuracy"], summary["shape_accuracy"], summary["pair_accuracy"])
+             "colour %.3f, shape %.3f, pair %.3f, quadrant %.3f", steps, batch_size, time.time() - start,
+             summary["loss"], summary["colour_accuracy"], summary["shape_accuracy"], summary["pair_accuracy"],
+             summary["quadrant_accuracy"])
     return summary
