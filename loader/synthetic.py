@@ -256,8 +256,9 @@ def retrieval_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]
 
 def where_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
     """ "Where is the <colour> <shape>?" (with the POPE suffix), answered with its quadrant ("top left", ...): the
-    object found by its attributes, its place read off the image token that shows it. The MMBench-layout position
-    questions need this read-out; trained only through them it stays at chance (docs/quickstart.md, "Diagnosis" 7)."""
+    object found by its attributes, its place read off the image token that shows it: the read-out the
+    MMBench-layout position questions need (docs/quickstart.md, "Diagnosis" 7: in the probe they stayed at chance
+    with and without a phase of these)."""
     target = objs[int(rng.integers(len(objs)))]
     return f"Where is the {target.colour} {target.shape}?" + POPE_SUFFIX, target.position
 

@@ -7,9 +7,9 @@ linear heads on the projected image tokens classify, for the quadrant each token
 the (colour, shape) pair drawn there (or "empty"), and which quadrant the token covers, trained together with the
 vision tower and the projector for a few hundred steps (~10 s on one CPU core); the heads are then dropped. The
 quadrant head is there because attention moves a token's content, not its place: without it the tiny tower's tokens
-do not say where they are (a linear read-out of the quadrant: 0.32 after the other heads' training, chance 0.25), and
-"Where is the red circle?" stays at chance (docs/quickstart.md, "Diagnosis" 7). Only the vision tower and the projector
-change; the language model is untouched. Deterministic from `seed`.
+do not say where they are (a linear read-out of the quadrant: 0.32 after the other heads' training, chance 0.25),
+and "Where is the red circle?" cannot be answered from their content (docs/quickstart.md, "Diagnosis" 7). Only the
+vision tower and the projector change; the language model is untouched. Deterministic from `seed`.
 
 Labels come from `loader.synthetic.read_scenes` (the objects of every training image). The pixel shuffle lays the
 tokens of a tile out row-major on a square grid, so token (r, c) of a g x g grid lies in quadrant
