@@ -159,6 +159,11 @@ def retrieval_question(target: Obj, ask_colour: bool) -> tuple[str, str]:
     return f"What shape is the {target.colour} object?", target.shape
 
 
+def where_question(target: Obj) -> tuple[str, str]:
+    """ "Where is the <colour> <shape>?" and the answer: the object's quadrant ("top left", ...)."""
+    return f"Where is the {target.colour} {target.shape}?", target.position
+
+
 def mc_question(objs: list[Obj], rng: np.random.Generator, qtype: str, letter: int) -> tuple[str, list[str], int]:
     """(question, 4 options, answer index) with the right option placed at `letter`."""
     target = objs[int(rng.integers(len(objs)))]
@@ -172,7 +177,7 @@ def mc_question(objs: list[Obj], rng: np.random.Generator, qtype: str, letter: i
         q, right = "How many shapes are in the image?", str(len(objs))
         pool = [str(k) for k in range(1, 6) if k != len(objs)]
     else:
-        q, right = f"Where is the {target.colour} {target.shape}?", target.position
+        q, right = where_question(target)
         pool = [p for p in POSITIONS if p != right]
     distractors = [str(x) for x in rng.choice(pool, size=3, replace=False)]
     rng.shuffle(distractors)
@@ -195,7 +200,7 @@ def short_question(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]
     if kind == 2:
         return "How many shapes are in the image?", str(len(objs))
     if kind == 3:
-        return f"Where is the {target.colour} {target.shape}?", target.position
+        return where_question(target)
     where = POSITIONS[int(rng.integers(4))]
     here = [o for o in objs if o.position == where]
     return f"What is at the {where}?", f"a {here[0].colour} {here[0].shape}" if here else "nothing"
@@ -259,8 +264,8 @@ def where_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
     object found by its attributes, its place read off the image token that shows it: the read-out the
     MMBench-layout position questions need (docs/quickstart.md, "Diagnosis" 7: in the probe they stayed at chance
     with and without a phase of these)."""
-    target = objs[int(rng.integers(len(objs)))]
-    return f"Where is the {target.colour} {target.shape}?" + POPE_SUFFIX, target.position
+    q, a = where_question(objs[int(rng.integers(len(objs)))])
+    return q + POPE_SUFFIX, a
 
 
 def existence_turn(objs: list[Obj], rng: np.random.Generator) -> tuple[str, str]:
