@@ -219,17 +219,27 @@ def test_pope_negative_kinds(task):
                 assert colour_there and shape_there
 
 
-def test_curriculum_writes_its_phases_in_order(tmp_path):
+def _curriculum(tmp_path, name: str, seed: int, n_train: int, spec: str):
+    """A generated curriculum (4 evaluation images) and its records read through the loader."""
     from loader.curriculum import build_curriculum
 
-    t = generate(tmp_path / "cur", seed=3, n_train=12, n_eval=4, curriculum="caption:5,existence:40,mix:30")
-    ds = build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+    t = generate(tmp_path / name, seed=seed, n_train=n_train, n_eval=4, curriculum=spec)
+    return t, build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+
+
+def _question_and_answer(sample) -> tuple[str, str]:
+    """A single-turn record's question (without the image placeholder) and answer."""
+    return sample.turns[0].content.removeprefix("<image>\n"), sample.turns[1].content
+
+
+def test_curriculum_writes_its_phases_in_order(tmp_path):
+    t, ds = _curriculum(tmp_path, "cur", 3, 12, "caption:5,existence:40,mix:30")
     assert len(ds) == t.n_train_records == 75
     kinds = []
     for i in range(len(ds)):
         s = ds[i]
         assert len(s.turns) == 2 and s.turns[0].content.startswith("<image>\n")
-        text, answer = s.turns[0].content.removeprefix("<image>\n"), s.turns[1].content
+        text, answer = _question_and_answer(s)
         objs = detect(s.images[0])
         if text == "Describe the image briefly.":
             assert answer.startswith(f"There are {len(objs)} shapes")
@@ -278,35 +288,30 @@ def test_scenes_file_errors_name_the_file_and_line(tmp_path):
 
 
 def test_curriculum_retrieval_phase_asks_one_attribute_by_the_other(tmp_path):
-    from loader.curriculum import build_curriculum
-
-    t = generate(tmp_path / "ret", seed=4, n_train=10, n_eval=4, curriculum="retrieval:30,existence:6")
-    ds = build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+    _, ds = _curriculum(tmp_path, "ret", 4, 10, "retrieval:30,existence:6")
     asked = set()
     for i in range(30):
         s = ds[i]
-        text = s.turns[0].content.removeprefix("<image>\n")
+        text, answer = _question_and_answer(s)
         assert text.endswith(POPE_SUFFIX)
         question = text[: -len(POPE_SUFFIX)]
         assert re.fullmatch(r"What (colour is the \w+|shape is the \w+ object)\?", question)
-        assert s.turns[1].content == oracle_short(question, detect(s.images[0]))
+        assert answer == oracle_short(question, detect(s.images[0]))
         asked.add(question.split()[1])
     assert asked == {"colour", "shape"}
-    assert ds[30].turns[0].content.removeprefix("<image>\n").startswith("Is there")
+    assert _question_and_answer(ds[30])[0].startswith("Is there")
 
 
 def test_weighted_phase_mixes_kinds_record_by_record(tmp_path):
-    from loader.curriculum import build_curriculum
     from loader.synthetic import parse_curriculum, phase_kinds
 
     assert parse_curriculum("retrieval:3,existence*3+mc:8") == [("retrieval", 3), ("existence*3+mc", 8)]
     assert phase_kinds("existence*3+mc") == (["existence", "mc"], [0.75, 0.25])
-    t = generate(tmp_path / "mixed", seed=5, n_train=10, n_eval=4, curriculum="retrieval:4,existence*3+mc:200")
-    ds = build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+    _, ds = _curriculum(tmp_path, "mixed", 5, 10, "retrieval:4,existence*3+mc:200")
     kinds = []
     for i in range(4, len(ds)):
         s = ds[i]
-        text, answer = s.turns[0].content.removeprefix("<image>\n"), s.turns[1].content
+        text, answer = _question_and_answer(s)
         if text.endswith(MC_SUFFIX):
             lines = text[: -len(MC_SUFFIX)].split("\n")
             assert answer == oracle_mc(lines[0], [line[3:] for line in lines[1:]], detect(s.images[0]))
@@ -318,14 +323,10 @@ def test_weighted_phase_mixes_kinds_record_by_record(tmp_path):
 
 
 def test_curriculum_lookup_phase_names_one_option_and_asks_its_letter(tmp_path):
-    from loader.curriculum import build_curriculum
-
-    t = generate(tmp_path / "look", seed=6, n_train=10, n_eval=4, curriculum="lookup:80")
-    ds = build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+    _, ds = _curriculum(tmp_path, "look", 6, 10, "lookup:80")
     letters = []
     for i in range(len(ds)):
-        s = ds[i]
-        text, answer = s.turns[0].content.removeprefix("<image>\n"), s.turns[1].content
+        text, answer = _question_and_answer(ds[i])
         assert text.endswith(MC_SUFFIX)
         lines = text[: -len(MC_SUFFIX)].split("\n")
         named = re.fullmatch(r"Which option is (.+)\?", lines[0]).group(1)
@@ -337,14 +338,11 @@ def test_curriculum_lookup_phase_names_one_option_and_asks_its_letter(tmp_path):
 
 
 def test_curriculum_where_phase_asks_an_objects_place_and_the_picture_answers_it(tmp_path):
-    from loader.curriculum import build_curriculum
-
-    t = generate(tmp_path / "where", seed=7, n_train=20, n_eval=4, curriculum="where:80")
-    ds = build_curriculum(t.train_root, "synthetic", cache_dir=tmp_path / "index", progress=False)
+    _, ds = _curriculum(tmp_path, "where", 7, 20, "where:80")
     answers = []
     for i in range(len(ds)):
         s = ds[i]
-        text, answer = s.turns[0].content.removeprefix("<image>\n"), s.turns[1].content
+        text, answer = _question_and_answer(s)
         m = re.fullmatch(r"Where is the (\w+) (\w+)\?", text.removesuffix(POPE_SUFFIX))
         assert text.endswith(POPE_SUFFIX) and m, text
         assert detect(s.images[0])[(m[1], m[2])] == answer  # where the picture shows that object
