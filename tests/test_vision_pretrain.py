@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from loader.synthetic import COLOURS, SHAPES, Obj, generate
+from loader.synthetic import COLOURS, POSITIONS, SHAPES, Obj, generate
 from trainer import run
 from trainer.overrides import apply_overrides
 from trainer.recipes import get_train_preset
@@ -57,7 +57,7 @@ def _accuracy(model, processor, n: int = 240) -> tuple[float, float, float]:
     x = (x - x.mean(0)) / (x.std(0) + 1e-6)
     half = x.shape[0] // 2
     scores = []
-    for k, n_cls in ((0, len(COLOURS) + 1), (1, len(SHAPES) + 1), (3, 4)):
+    for k, n_cls in ((0, len(COLOURS) + 1), (1, len(SHAPES) + 1), (3, len(POSITIONS))):
         target = y[..., k].flatten()
         head = torch.nn.Linear(x.shape[1], n_cls)
         opt = torch.optim.LBFGS(head.parameters(), max_iter=200)
