@@ -429,9 +429,11 @@ def _resolve_dir(path_or_hub_id: str | Path) -> Path:
                                 "download the checkpoint first or pass its directory") from err
 
 
-def settings_from_model_config(cfg: dict[str, Any]) -> ProcessorSettings:
+def settings_from_model_config(cfg: dict[str, Any], vision_tower: dict[str, Any] | None = None) -> ProcessorSettings:
     """Settings from a config.json: ours (flat fields of docs/CONTRACTS.md) or an official TroL/Phantom one
-    (nested llm_config/vision_config; spec §1, §6)."""
+    (nested llm_config/vision_config; spec §1, §6). `vision_tower`: a TroL-InternLM2 directory's stored
+    `vision_tower_config.json`, whose image size wins over `img_size`, as it does for the model
+    (`model.convert.authors_config`)."""
     # Official configs also carry a `template` field (InternVL names such as "Hermes-2", unused by the authors'
     # code, spec §9), so only our own template names or a `family` field mark one of our configs.
     if cfg.get("family") or cfg.get("template") in TEMPLATES or cfg.get("template") in ALIASES:
@@ -441,8 +443,10 @@ def settings_from_model_config(cfg: dict[str, Any]) -> ProcessorSettings:
     vision = cfg.get("vision_config") or {}
     flat: dict[str, Any] = {k: cfg[k] for k in ("image_token_index", "eos_token_id", "pad_token_id") if k in cfg}
     if mtype == "internlm" or (mtype == "trol" and "Phi3" not in llm_arch):
-        size = int(cfg.get("img_size", 490))
-        flat.update(template="trol_internlm2", image_mode="resize", image_size=size, tokens_per_tile=(size // 14) ** 2)
+        tower = vision_tower or {}
+        size, patch = int(tower.get("image_size", cfg.get("img_size", 490))), int(tower.get("patch_size", 14))
+        flat.update(template="trol_internlm2", image_mode="resize", image_size=size,
+                    tokens_per_tile=(size // patch) ** 2)
     elif mtype in ("trol", "phantom"):
         size = int(vision.get("image_size", 448))
         patch = int(vision.get("patch_size", 14))
@@ -470,7 +474,9 @@ def load_processor(path_or_hub_id: str | Path) -> Processor:
             log.warning("%s: ignoring unknown keys %s", pfile, sorted(unknown))
         settings = ProcessorSettings(**{k: v for k, v in data.items() if k in known})
     elif cfile.is_file():
-        settings = settings_from_model_config(json.loads(cfile.read_text(encoding="utf-8")))
+        tower = root / "vision_tower_config.json"
+        settings = settings_from_model_config(json.loads(cfile.read_text(encoding="utf-8")),
+                                              json.loads(tower.read_text(encoding="utf-8")) if tower.is_file() else None)
     else:
         raise FileNotFoundError(f"{root}: neither {PROCESSOR_CONFIG} nor config.json; fix: save the model with "
                                 "save_pretrained (it writes both)")
