@@ -474,9 +474,9 @@ def load_processor(path_or_hub_id: str | Path) -> Processor:
             log.warning("%s: ignoring unknown keys %s", pfile, sorted(unknown))
         settings = ProcessorSettings(**{k: v for k, v in data.items() if k in known})
     elif cfile.is_file():
-        tower = root / "vision_tower_config.json"
-        settings = settings_from_model_config(json.loads(cfile.read_text(encoding="utf-8")),
-                                              json.loads(tower.read_text(encoding="utf-8")) if tower.is_file() else None)
+        tower_file = root / "vision_tower_config.json"   # TroL-InternLM2 only (model.convert.authors_config)
+        tower = json.loads(tower_file.read_text(encoding="utf-8")) if tower_file.is_file() else None
+        settings = settings_from_model_config(json.loads(cfile.read_text(encoding="utf-8")), tower)
     else:
         raise FileNotFoundError(f"{root}: neither {PROCESSOR_CONFIG} nor config.json; fix: save the model with "
                                 "save_pretrained (it writes both)")
