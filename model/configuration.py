@@ -8,6 +8,8 @@ and the switches of the two mechanisms (TroL traversal, Phantom dimension, parti
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
@@ -22,6 +24,16 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+# A TroL-InternLM2 directory may store its CLIP tower's config beside config.json (the released code takes it from
+# openai/clip-vit-large-patch14-336 instead; the fixtures store a tiny one): read by the model and the processor.
+VISION_TOWER_FILE = "vision_tower_config.json"
+
+
+def stored_vision_tower(root: str | Path) -> dict[str, Any]:
+    """The `VISION_TOWER_FILE` of a model directory, or {} when there is none."""
+    path = Path(root) / VISION_TOWER_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 class TrolPhantomConfig(PretrainedConfig):

@@ -25,7 +25,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from model.backbones import internlm2_llm_config, phi3_rope_parameters, split_internlm2_wqkv
-from model.configuration import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, TrolPhantomConfig
+from model.configuration import (CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, TrolPhantomConfig,
+                                 stored_vision_tower)
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +145,7 @@ def _llm_dict(family: str, l: dict, vocab_rows: int | None = None) -> dict:
 def authors_config(root: Path, cfg: dict, layout: str, shapes: dict[str, tuple[int, ...]]) -> TrolPhantomConfig:
     """Our config for an authors'-format directory."""
     if layout == "trol_internlm2":
-        vfile = root / "vision_tower_config.json"
-        stored = json.loads(vfile.read_text()) if vfile.exists() else {}
+        stored = stored_vision_tower(root)
         vision = dict(CLIP_L14, **stored)
         table = shapes["vit.vision_tower.vision_model.embeddings.position_embedding.weight"]
         # The grid comes from the stored position table (35x35 in the released files), unless a stored vision

@@ -35,6 +35,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from transformers import PreTrainedTokenizerBase
 
+from model.configuration import stored_vision_tower
 from model.templates import ALIASES, IMAGE_PLACEHOLDER, TEMPLATES, Template, get_template, template_for
 from model.tokenizer import load_tokenizer
 
@@ -432,7 +433,7 @@ def _resolve_dir(path_or_hub_id: str | Path) -> Path:
 def settings_from_model_config(cfg: dict[str, Any], vision_tower: dict[str, Any] | None = None) -> ProcessorSettings:
     """Settings from a config.json: ours (flat fields of docs/CONTRACTS.md) or an official TroL/Phantom one
     (nested llm_config/vision_config; spec §1, §6). `vision_tower`: a TroL-InternLM2 directory's stored
-    `vision_tower_config.json`, whose image size wins over `img_size`, as it does for the model
+    `VISION_TOWER_FILE` (`stored_vision_tower`), whose image size wins over `img_size`, as it does for the model
     (`model.convert.authors_config`)."""
     # Official configs also carry a `template` field (InternVL names such as "Hermes-2", unused by the authors'
     # code, spec §9), so only our own template names or a `family` field mark one of our configs.
@@ -474,9 +475,7 @@ def load_processor(path_or_hub_id: str | Path) -> Processor:
             log.warning("%s: ignoring unknown keys %s", pfile, sorted(unknown))
         settings = ProcessorSettings(**{k: v for k, v in data.items() if k in known})
     elif cfile.is_file():
-        tower_file = root / "vision_tower_config.json"   # TroL-InternLM2 only (model.convert.authors_config)
-        tower = json.loads(tower_file.read_text(encoding="utf-8")) if tower_file.is_file() else None
-        settings = settings_from_model_config(json.loads(cfile.read_text(encoding="utf-8")), tower)
+        settings = settings_from_model_config(json.loads(cfile.read_text(encoding="utf-8")), stored_vision_tower(root))
     else:
         raise FileNotFoundError(f"{root}: neither {PROCESSOR_CONFIG} nor config.json; fix: save the model with "
                                 "save_pretrained (it writes both)")

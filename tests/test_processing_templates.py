@@ -147,21 +147,15 @@ def test_settings_from_official_config(name: str, template: str, tokens: int) ->
     assert s.image_mode == ("resize" if name == "trol-internlm2" else "tiles")
 
 
-def test_trol_internlm2_settings_follow_the_stored_vision_tower() -> None:
-    # The fixture's tower is 56 px (vision_tower_config.json); config.json has no img_size (490 by default):
-    # the processor must place as many image tokens as the model's tower gives (load_model reads the same file).
-    root = OFFICIAL / "trol-internlm2"
-    s = settings_from_model_config(json.loads((root / "config.json").read_text()),
-                                   json.loads((root / "vision_tower_config.json").read_text()))
-    assert (s.image_size, s.tokens_per_tile) == (56, 16)
-    assert s.tokens_per_tile == load_model(root).config.tokens_per_tile
-
-
 def test_load_processor_reads_the_stored_vision_tower(tmp_path) -> None:
+    # The fixture's tower is 56 px (vision_tower_config.json); config.json has no img_size (490 by default): the
+    # processor must place as many image tokens as the model's tower gives (load_model reads the same file).
     root = OFFICIAL / "trol-internlm2"
     for name in ("config.json", "vision_tower_config.json"):
         (tmp_path / name).write_bytes((root / name).read_bytes())
     build_word_level_tokenizer(root / "vocab.json", pad_token=CASES["trol-internlm2"][1]).save_pretrained(tmp_path)
-    assert (load_processor(tmp_path).settings.tokens_per_tile) == 16
+    settings = load_processor(tmp_path).settings
+    assert (settings.image_size, settings.tokens_per_tile) == (56, 16)
+    assert settings.tokens_per_tile == load_model(root).config.tokens_per_tile
     (tmp_path / "vision_tower_config.json").unlink()
-    assert (load_processor(tmp_path).settings.tokens_per_tile) == 35 * 35  # config.json alone: the released 490 px
+    assert load_processor(tmp_path).settings.tokens_per_tile == 35 * 35  # config.json alone: the released 490 px
