@@ -124,3 +124,4 @@ def test_vision_pretraining_needs_the_synthetic_task(tmp_path):
                f"data.root={SHARED / 'fixtures' / 'curriculum' / 'good'}")
     with pytest.raises(ValueError, match="vision_pretrain_steps=5 needs the synthetic task"):
         run(cfg)
+    assert not (tmp_path / "x").exists()  # refused before anything is built or written
