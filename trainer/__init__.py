@@ -77,14 +77,6 @@ def _base_loader(cfg: TrainConfig) -> Callable[[], torch.nn.Module] | None:
     return load
 
 
-def _check_vision_pretrain(cfg: TrainConfig) -> None:
-    """Refuse the vision pretraining on data without scene labels before anything is built."""
-    if cfg.vision_pretrain_steps and cfg.data.kind != "synthetic":
-        raise ValueError(f"vision_pretrain_steps={cfg.vision_pretrain_steps} needs the synthetic task's scene "
-                         f"labels, but data.kind is {cfg.data.kind!r}; set vision_pretrain_steps=0 (real models "
-                         "start from a pretrained vision encoder: init_from)")
-
-
 def _vision_pretrain(cfg: TrainConfig, p: Parts, strategy: Any, out: Path, resume: bool) -> None:
     """The synthetic task's vision-tower pretraining (`trainer.vision_pretrain`), on a fresh start only: a resumed
     run restores the weights from its checkpoint. Every rank runs it identically (same seed, same scenes)."""
@@ -109,7 +101,6 @@ def run(cfg: TrainConfig, resume: bool = False,
     from trainer.stages import apply_stage
     from trainer.strategy import make_strategy
 
-    _check_vision_pretrain(cfg)
     strategy = make_strategy(cfg)
     setup_logging(strategy.is_main)
     out = Path(cfg.output_dir)

@@ -137,6 +137,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.zero_stage={self.zero_stage}; use 0, 1, 2 or 3")
         if self.tracker not in ("none", "tensorboard", "wandb"):
             raise ValueError(f"TrainConfig.tracker={self.tracker!r}; use 'none', 'tensorboard' or 'wandb'")
+        if self.vision_pretrain_steps and self.data.kind != "synthetic":
+            # checked here, so that train.py refuses it before anything is built or written
+            raise ValueError(f"vision_pretrain_steps={self.vision_pretrain_steps} needs the synthetic task's scene "
+                             f"labels, but data.kind is {self.data.kind!r}; set vision_pretrain_steps=0 (real models "
+                             "start from a pretrained vision encoder: init_from)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
