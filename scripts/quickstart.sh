@@ -20,6 +20,9 @@
 #   OMP_NUM_THREADS=1                on a machine busy with other work: one torch thread per process avoids
 #                                    thread oversubscription (measured: 2 threads were 3-8x slower under load 8)
 #   PYTHON=...                       interpreter (default .venv/bin/python)
+# The whole script is one { ... } block: bash reads it completely before running any of it, so editing this
+# file while a quickstart runs does not change (or break) the running one.
+{
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -151,3 +154,5 @@ END=$(date +%s)
 stamp "done: $(((END - SETUP_DONE) / 60))m$(((END - SETUP_DONE) % 60))s after set-up; comparison in $OUT/comparison.md"
 cat "$OUT/comparison.md"
 $PY scripts/plot_results.py "${results[0]}" --quickstart-line
+exit
+}

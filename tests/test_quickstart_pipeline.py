@@ -49,6 +49,34 @@ def test_rejects_unknown_arguments() -> None:
     assert proc.returncode == 2 and "unknown argument" in proc.stderr
 
 
+FAKE_PYTHON = """#!/usr/bin/env bash
+# stands in for the interpreter: logs its call; the first call overwrites the quickstart script that is running
+echo "$*" >> "$CALLS"
+if [ ! -f "$CALLS.edited" ]; then touch "$CALLS.edited"; printf 'echo EDITED; exit 7\\n' > "$SCRIPT"; fi
+case "$*" in *--table*) last="${@: -1}"; mkdir -p "$(dirname "$last")"; printf '| model |\\n' > "$last" ;; esac
+printf 'image.jpg\\nIs there a red circle?\\nyes\\n'
+"""
+
+
+def test_editing_the_script_during_a_run_changes_nothing(tmp_path: Path) -> None:
+    """bash reads a script as it runs it; the quickstart is one { ... } block, so it is read whole first and an
+    edit made mid-run (here: the file replaced on the first interpreter call) neither breaks nor cuts it short."""
+    (tmp_path / "scripts").mkdir()
+    script = tmp_path / "scripts" / "quickstart.sh"
+    script.write_text((ROOT / "scripts" / "quickstart.sh").read_text())
+    fake = tmp_path / "fake_python"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    calls = tmp_path / "calls.log"
+    env = dict(os.environ, PYTHON=str(fake), CALLS=str(calls), SCRIPT=str(script), QUICKSTART_SKIP_SETUP="1",
+               QUICKSTART_FIGURES="", QUICKSTART_OUT=str(tmp_path / "out"))
+    proc = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert script.read_text().startswith("echo EDITED")  # the edit did happen, on the first call
+    assert proc.returncode == 0 and "EDITED" not in proc.stdout, proc.stdout + proc.stderr
+    logged = calls.read_text().splitlines()
+    assert any(c.startswith("train.py") for c in logged) and logged[-1].endswith("--quickstart-line"), logged
+
+
 @pytest.fixture(scope="module")
 def shortened_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, float, float]:
     """One shortened quickstart (default variant) shared by the tests below."""
