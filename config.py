@@ -67,6 +67,7 @@ class ModelConfig:
     plora_rank: int = 0                       # partial LoRA on image tokens (TroL-1.8B/7B: 256)
     llm_init_scale: float = 0.0               # > 0: backbone linears ~ N(0, scale/sqrt(fan_in)) (from-scratch runs)
     embed_init_std: float = 0.0               # > 0: token embeddings ~ N(0, std^2) (from-scratch runs)
+    final_norm_init: float = 0.0              # > 0: the final norm's weight starts there (from-scratch runs)
     extra: dict = field(default_factory=dict)  # passed to TrolPhantomConfig unchanged
 
     @property
@@ -128,6 +129,7 @@ class ModelConfig:
             rescale_in_model=self.rescale_in_model, use_trol=self.use_trol, trol_gate=self.trol_gate,
             use_phantom=self.use_phantom, phantom_eta=self.phantom_eta, plora_rank=self.plora_rank,
             llm_init_scale=self.llm_init_scale, embed_init_std=self.embed_init_std,
+            final_norm_init=self.final_norm_init,
             eos_token_id=self.eos_token_id, pad_token_id=self.pad_token_id, bos_token_id=self.bos_token_id,
             **self.extra)
 

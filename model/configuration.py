@@ -66,6 +66,9 @@ class TrolPhantomConfig(PretrainedConfig):
         first layer's residual update has norm ~90 (llm_init_scale=2): which word a question asks about is then
         0.3 % of the stream and question-conditioned answers never leave chance; std 1 (unit RMS, the scale the
         RMSNorm'ed stream has) fixes that (docs/quickstart.md, "Diagnosis").
+      final_norm_init: 0 keeps the final norm's stock weight 1; > 0 starts it at that value. With a tied LM head
+        and unit-std embeddings (embed_init_std=1) the logits start at RMS sqrt(hidden_size) (11 at width 128, a
+        first loss of ~30 instead of ln V); hidden_size ** -0.5 starts them at RMS 1. From-scratch runs only.
     """
 
     model_type = MODEL_TYPE
@@ -101,6 +104,7 @@ class TrolPhantomConfig(PretrainedConfig):
         loss_drop_padding: bool = True,
         llm_init_scale: float = 0.0,
         embed_init_std: float = 0.0,
+        final_norm_init: float = 0.0,
         **kwargs: Any,
     ) -> None:
         self.family = family
@@ -134,6 +138,7 @@ class TrolPhantomConfig(PretrainedConfig):
         self.loss_drop_padding = loss_drop_padding
         self.llm_init_scale = llm_init_scale
         self.embed_init_std = embed_init_std
+        self.final_norm_init = final_norm_init
         kwargs.pop("vocab_size", None)
         # Rows of the output head (what logits have), for callers that read config.vocab_size.
         self.vocab_size = int(lm_head_rows or self.llm_config.get("vocab_size", 0))

@@ -114,6 +114,9 @@ class TrolPhantomForCausalLM(TrolPhantomPreTrainedModel, GenerationMixin):
                 nn.init.normal_(embed.weight, std=config.embed_init_std)
                 if embed.padding_idx is not None:
                     embed.weight[embed.padding_idx].zero_()
+        if config.final_norm_init:
+            with torch.no_grad():
+                self.language_model.model.norm.weight.fill_(config.final_norm_init)
 
     # ----------------------------------------------------------------------------------------------- attention
     def _llm_impl(self, base: str) -> str:

@@ -74,3 +74,25 @@ def test_saved_model_keeps_its_weights_not_a_fresh_init(tmp_path) -> None:
     assert loaded.config.embed_init_std == 1.0
     assert torch.equal(loaded.get_input_embeddings().weight, model.get_input_embeddings().weight)
     assert torch.equal(loaded.vision_proj[1].weight, model.vision_proj[1].weight)
+
+
+def test_final_norm_init_starts_the_tied_logits_at_unit_scale(tmp_path) -> None:
+    """With the tied head and unit embeddings the logits start at RMS sqrt(hidden) (a first loss of ~30);
+    `final_norm_init = hidden ** -0.5` starts them at RMS 1, and a saved model keeps its trained norm."""
+    ids = torch.randint(5, 500, (2, 24))
+    rms = {}
+    for value in (0.0, 128 ** -0.5):
+        torch.manual_seed(0)
+        model = build_model("tiny", final_norm_init=value).eval()
+        with torch.no_grad():
+            rms[value] = _rms(model(input_ids=ids).logits)
+    assert 8 < rms[0.0] < 15 and 0.7 < rms[128 ** -0.5] < 1.4, rms
+    norm = model.language_model.model.norm.weight
+    assert torch.allclose(norm, torch.full_like(norm, 128 ** -0.5))
+    with torch.no_grad():
+        norm.mul_(3)
+    model.save_pretrained(tmp_path)
+    from model import TrolPhantomForCausalLM
+
+    loaded = TrolPhantomForCausalLM.from_pretrained(tmp_path)
+    assert torch.equal(loaded.language_model.model.norm.weight, norm)
