@@ -62,7 +62,10 @@ def reference(tmp_path_factory):
 def _compare(one: Path, two: Path) -> None:
     a, b = _losses(one), _losses(two)
     assert len(a) == len(b) == STEPS
-    assert b == pytest.approx(a, abs=1e-4), (a, b)
+    # equal up to fp32 summation order (one sum of 8 rows vs the mean of two sums of 4), which the steps amplify:
+    # measured 1e-6 apart at step 1, 1.4e-4 (relative 8e-6) at step 4 of losses near 20; a wrong split of the
+    # data or of the gradients differs by 1e-2 or more
+    assert b == pytest.approx(a, rel=2e-5, abs=1e-4), (a, b)
     state = json.loads((two / f"checkpoint-{STEPS}" / "trainer_state" / "state.json").read_text())
     assert state["world_size"] == 2  # really two processes
     assert {p.name for p in (two / f"checkpoint-{STEPS}" / "trainer_state").glob("rank*.pt")} == {"rank0.pt",
