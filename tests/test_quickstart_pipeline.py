@@ -88,7 +88,7 @@ def shortened_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, 
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(2500)
 def test_shortened_quickstart_runs_through(shortened_run: tuple[Path, str, float, float]) -> None:
     out, stdout, _, _ = shortened_run
     assert "model> " in stdout, "demo.py answered a question"
@@ -105,7 +105,7 @@ def test_shortened_quickstart_runs_through(shortened_run: tuple[Path, str, float
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(2500)
 def test_shortened_quickstart_learns_to_bind_colour_and_shape(shortened_run: tuple[Path, str, float, float]) -> None:
     """POPE well above chance, and above chance on its adversarial split, which only a model that binds the asked
     colour and shape to one object passes (the non-binding answer "colour present and shape present" scores 0.5
